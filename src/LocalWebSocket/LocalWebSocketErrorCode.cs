@@ -1,0 +1,29 @@
+namespace LocalWebSocket;
+
+/// <summary>What went wrong, for <see cref="LocalWebSocketException"/>.</summary>
+public enum LocalWebSocketErrorCode
+{
+    /// <summary>The server could not be reached, or the connection broke (network, DNS, reset).</summary>
+    ConnectionFailed,
+
+    /// <summary>The connection attempt did not complete within the connect timeout.</summary>
+    ConnectTimeout,
+
+    /// <summary>The server refused the request's credentials (HTTP 401 or 403 before the upgrade).</summary>
+    AuthenticationFailed,
+
+    /// <summary>The server refused the client after the upgrade (close 1008, or 3000 from Dart servers).</summary>
+    ValidationFailed,
+
+    /// <summary>The server answered the upgrade with another HTTP status, or an invalid 101 response.</summary>
+    HandshakeFailed,
+
+    /// <summary>The operation needs an open connection and there is none.</summary>
+    NotConnected,
+
+    /// <summary>A message was larger than the configured maximum (close 1009).</summary>
+    MessageTooLarge,
+
+    /// <summary>The peer broke the WebSocket protocol (close 1002 or 1007).</summary>
+    ProtocolError,
+}

@@ -1,0 +1,286 @@
+using System.Net.WebSockets;
+using LocalWebSocket.Internal;
+using Microsoft.Extensions.Logging;
+
+namespace LocalWebSocket.Server;
+
+public sealed partial class ConnectedClient
+{
+    private readonly Lock _sendGate = new();
+    private readonly Queue<OutgoingMessage> _sendQueue = new();
+    private readonly TaskCompletionSource _closeWritten = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private long _queuedBytes;
+    private bool _draining;
+    private bool _closing;
+    private bool _closeSent;
+    private WebSocketCloseStatus _closeStatus;
+    private string? _closeReason;
+
+    /// <summary>Messages waiting in this client's send queue.</summary>
+    public int QueuedMessageCount
+    {
+        get
+        {
+            lock (_sendGate)
+            {
+                return _sendQueue.Count;
+            }
+        }
+    }
+
+    /// <summary>Queues a text message for this client.</summary>
+    /// <returns>Whether the message was queued: false when the client is closing or the queue dropped it.</returns>
+    public bool Send(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var message = OutgoingMessage.FromText(text);
+        try
+        {
+            return Enqueue(message);
+        }
+        finally
+        {
+            message.Release();
+        }
+    }
+
+    /// <summary>Queues a message (text or binary, as it is) for this client.</summary>
+    /// <returns>Whether the message was queued: false when the client is closing or the queue dropped it.</returns>
+    public bool Send(WebSocketMessage message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        var outgoing = OutgoingMessage.FromMessage(message);
+        try
+        {
+            return Enqueue(outgoing);
+        }
+        finally
+        {
+            outgoing.Release();
+        }
+    }
+
+    /// <summary>Queues a message shared with other clients; takes a reference when it is queued.</summary>
+    internal bool Enqueue(OutgoingMessage message)
+    {
+        var startDrain = false;
+        lock (_sendGate)
+        {
+            if (_closing)
+            {
+                return false;
+            }
+
+            if (_sendQueue.Count >= _options.SendQueueCapacity || _queuedBytes + message.Length > _options.SendQueueMaxBytes)
+            {
+                switch (_options.SendQueueFullMode)
+                {
+                    case SendQueueFullMode.DropNewest:
+                        _server.Counters.CountDropped(1);
+                        return false;
+
+                    case SendQueueFullMode.DropOldest:
+                        var dropped = 0;
+                        while (_sendQueue.Count > 0
+                            && (_sendQueue.Count >= _options.SendQueueCapacity || _queuedBytes + message.Length > _options.SendQueueMaxBytes))
+                        {
+                            var oldest = _sendQueue.Dequeue();
+                            _queuedBytes -= oldest.Length;
+                            oldest.Release();
+                            dropped++;
+                        }
+
+                        _server.Counters.CountDropped(dropped);
+                        break;
+
+                    default:
+                        _server.Counters.CountSlowClient();
+                        startDrain = BeginCloseLocked(
+                            (WebSocketCloseStatus)1013, "Send queue full", discardQueued: true);
+                        _server.Logger.LogWarning("Client {ClientId} did not keep up; its send queue is full and it is disconnected.", Id);
+                        break;
+                }
+
+                if (_closing)
+                {
+                    if (startDrain)
+                    {
+                        ScheduleDrain();
+                    }
+
+                    return false;
+                }
+            }
+
+            message.AddReference();
+            _sendQueue.Enqueue(message);
+            _queuedBytes += message.Length;
+            if (!_draining)
+            {
+                _draining = startDrain = true;
+            }
+        }
+
+        if (startDrain)
+        {
+            ScheduleDrain();
+        }
+
+        return true;
+    }
+
+    /// <summary>Starts the close handshake: the close frame goes out after the queue, or at once when it is discarded.</summary>
+    internal void RequestClose(WebSocketCloseStatus status, string? reason, bool discardQueued)
+    {
+        bool startDrain;
+        lock (_sendGate)
+        {
+            startDrain = BeginCloseLocked(status, reason, discardQueued);
+        }
+
+        if (startDrain)
+        {
+            ScheduleDrain();
+        }
+    }
+
+    private bool BeginCloseLocked(WebSocketCloseStatus status, string? reason, bool discardQueued)
+    {
+        if (_closing)
+        {
+            return false;
+        }
+
+        _closing = true;
+        _closeStatus = status;
+        _closeReason = reason;
+        if (discardQueued)
+        {
+            ClearQueueLocked();
+        }
+
+        // A peer that never answers the close must not hold the connection: drop it after the timeout.
+        try
+        {
+            _abort.CancelAfter(_options.CloseTimeout);
+        }
+        catch (ObjectDisposedException)
+        {
+            return false;
+        }
+
+        if (_draining)
+        {
+            return false;
+        }
+
+        _draining = true;
+        return true;
+    }
+
+    private void ClearQueueLocked()
+    {
+        while (_sendQueue.TryDequeue(out var message))
+        {
+            message.Release();
+        }
+
+        _queuedBytes = 0;
+    }
+
+    private void ScheduleDrain() =>
+        ThreadPool.UnsafeQueueUserWorkItem(static client => _ = client.DrainAsync(), this, preferLocal: false);
+
+    /// <summary>
+    /// The only writer of this connection. It drains everything queued, with the stream coalescing the
+    /// frames, so a burst of messages costs one socket write; then it sends the close frame if one is due.
+    /// </summary>
+    private async Task DrainAsync()
+    {
+        try
+        {
+            var token = _abort.Token;
+            while (true)
+            {
+                _stream.BeginBatch();
+                while (TryDequeue(out var message))
+                {
+                    try
+                    {
+                        await _webSocket.SendAsync(message.Payload, message.Type, endOfMessage: true, token).ConfigureAwait(false);
+                        _server.Counters.CountSent(message.Length);
+                    }
+                    finally
+                    {
+                        message.Release();
+                    }
+                }
+
+                await _stream.EndBatchAsync(token).ConfigureAwait(false);
+
+                bool sendClose;
+                lock (_sendGate)
+                {
+                    if (_sendQueue.Count > 0)
+                    {
+                        continue;
+                    }
+
+                    sendClose = _closing && !_closeSent;
+                    _closeSent |= sendClose;
+                    if (!sendClose)
+                    {
+                        _draining = false;
+                        return;
+                    }
+                }
+
+                if (_webSocket.State is WebSocketState.Open or WebSocketState.CloseReceived)
+                {
+                    await _webSocket.CloseOutputAsync(_closeStatus, _closeReason, token).ConfigureAwait(false);
+                }
+
+                _closeWritten.TrySetResult();
+
+                lock (_sendGate)
+                {
+                    ClearQueueLocked();
+                    _draining = false;
+                    return;
+                }
+            }
+        }
+        catch (Exception exception)
+        {
+            // A failed write means the connection is gone: nothing more can be sent on it.
+            if (exception is not OperationCanceledException)
+            {
+                _server.Logger.LogDebug(exception, "Sending to client {ClientId} failed.", Id);
+            }
+
+            lock (_sendGate)
+            {
+                _closing = true;
+                ClearQueueLocked();
+                _draining = false;
+            }
+
+            _closeWritten.TrySetResult();
+            Abort();
+        }
+    }
+
+    private bool TryDequeue(out OutgoingMessage message)
+    {
+        lock (_sendGate)
+        {
+            if (_sendQueue.TryDequeue(out message!))
+            {
+                _queuedBytes -= message.Length;
+                return true;
+            }
+
+            return false;
+        }
+    }
+}

@@ -1,0 +1,306 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Net.WebSockets;
+using LocalWebSocket.Internal;
+using LocalWebSocket.Protocol;
+using Microsoft.Extensions.Logging;
+
+namespace LocalWebSocket.Server;
+
+public sealed partial class LocalWebSocketServer
+{
+    /// <summary>Requests one kept-alive HTTP connection may make before it is closed.</summary>
+    private const int MaxRequestsPerConnection = 100;
+
+    /// <summary>How much a refused request may still send us before its connection is closed anyway.</summary>
+    private const int MaxLingerBytes = 64 * 1024;
+
+    private static readonly TimeSpan LingerTime = TimeSpan.FromSeconds(1);
+
+    private int _connectionCount;
+
+    private async Task AcceptLoopAsync(Socket listener, CancellationToken stopping)
+    {
+        // Leave the caller of StartAsync at once; the loop runs on the thread pool.
+        await Task.Yield();
+        while (!stopping.IsCancellationRequested)
+        {
+            Socket socket;
+            try
+            {
+                socket = await listener.AcceptAsync(stopping).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException exception) when (!stopping.IsCancellationRequested)
+            {
+                // Out of file descriptors or a connection reset before accept: log and keep accepting,
+                // after a pause so that a persistent error does not spin.
+                Logger.LogWarning(exception, "Accepting a connection failed.");
+                await Task.Delay(50, stopping).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                continue;
+            }
+
+            Counters.CountAccepted();
+            _ = HandleConnectionAsync(socket, stopping);
+        }
+    }
+
+    private async Task HandleConnectionAsync(Socket socket, CancellationToken stopping)
+    {
+        var overLimit = Interlocked.Increment(ref _connectionCount) > _options.MaxConnections;
+        var stream = new ConnectionStream(new NetworkStream(socket, ownsSocket: true), socket);
+        try
+        {
+            socket.NoDelay = true;
+            if (overLimit)
+            {
+                await RejectAsync(stream, socket, HttpResponses.PlainError(503, "Too many connections."), stopping).ConfigureAwait(false);
+                return;
+            }
+
+            var client = await HandshakeAsync(stream, socket, stopping).ConfigureAwait(false);
+            if (client is not null)
+            {
+                stream = null;
+                await client.RunAsync().ConfigureAwait(false);
+            }
+        }
+        catch (Exception exception)
+        {
+            // One connection's failure never reaches the others or the accept loop.
+            Logger.LogDebug(exception, "A connection ended with an error.");
+        }
+        finally
+        {
+            if (stream is not null)
+            {
+                await stream.DisposeAsync().ConfigureAwait(false);
+            }
+
+            Interlocked.Decrement(ref _connectionCount);
+        }
+    }
+
+    /// <summary>
+    /// Serves HTTP requests on a new connection until it upgrades to a WebSocket (returns the joined
+    /// client) or ends (returns null). Each request head must arrive within the handshake timeout.
+    /// </summary>
+    private async Task<ConnectedClient?> HandshakeAsync(ConnectionStream stream, Socket socket, CancellationToken stopping)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        for (var request = 0; request < MaxRequestsPerConnection; request++)
+        {
+            deadline.CancelAfter(_options.HandshakeTimeout);
+            HttpHead? head;
+            try
+            {
+                head = await HttpHeadReader.ReadAsync(stream, isRequest: true, _options.MaxRequestHeadSize, _options.MaxRequestHeaders, deadline.Token)
+                    .ConfigureAwait(false);
+            }
+            catch (HttpParseException exception)
+            {
+                await RejectAsync(stream, socket, HttpResponses.PlainError(exception.StatusCode, exception.Message), stopping).ConfigureAwait(false);
+                return null;
+            }
+            catch (OperationCanceledException) when (deadline.IsCancellationRequested && !stopping.IsCancellationRequested)
+            {
+                Counters.CountHandshakeTimeout();
+                await RejectAsync(stream, socket, HttpResponses.PlainError(408, "The request did not arrive in time."), stopping).ConfigureAwait(false);
+                return null;
+            }
+
+            if (head is null)
+            {
+                return null;
+            }
+
+            var refusal = CheckRequest(head);
+            if (refusal is not null)
+            {
+                await RejectAsync(stream, socket, refusal, stopping).ConfigureAwait(false);
+                return null;
+            }
+
+            if (head.Path == ProtocolConstants.WebSocketPath)
+            {
+                return await UpgradeAsync(head, stream, socket, deadline.Token).ConfigureAwait(false);
+            }
+
+            var close = WantsClose(head);
+            Counters.CountDetailsRequest();
+            var response = HttpResponses.Details(DetailsDocument, includeBody: head.Method == "GET", close);
+            await stream.WriteAsync(response, deadline.Token).ConfigureAwait(false);
+            if (close)
+            {
+                return null;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The error response for a request we do not serve, or null for one we do.</summary>
+    private static byte[]? CheckRequest(HttpHead head)
+    {
+        if (head.MinorVersion == 1 && head.CountHeader("Host") != 1)
+        {
+            return HttpResponses.PlainError(400, "An HTTP/1.1 request needs exactly one Host header.");
+        }
+
+        // No route takes a body, and reading one we would ignore is how requests get smuggled.
+        if (head.CountHeader("Transfer-Encoding") > 0
+            || (head.TryGetHeader("Content-Length", out var length) && (length != "0" || head.CountHeader("Content-Length") > 1)))
+        {
+            return HttpResponses.PlainError(400, "Request bodies are not accepted.");
+        }
+
+        var path = head.Path;
+        if (path == ProtocolConstants.WebSocketPath)
+        {
+            if (head.Method != "GET")
+            {
+                return HttpResponses.PlainError(405, "WebSocket upgrades use GET.", "Allow: GET\r\n");
+            }
+
+            if (head.MinorVersion != 1 || !head.HeaderContainsToken("Upgrade", "websocket") || !head.HeaderContainsToken("Connection", "Upgrade"))
+            {
+                return HttpResponses.PlainError(400, "This endpoint takes WebSocket upgrade requests only.");
+            }
+
+            if (head.CountHeader("Sec-WebSocket-Version") != 1
+                || !head.TryGetHeader("Sec-WebSocket-Version", out var version) || version != ProtocolConstants.WebSocketVersion)
+            {
+                return HttpResponses.PlainError(426, "Only WebSocket version 13 is supported.", "Sec-WebSocket-Version: 13\r\n");
+            }
+
+            if (head.CountHeader("Sec-WebSocket-Key") != 1
+                || !head.TryGetHeader("Sec-WebSocket-Key", out var key) || !WebSocketHandshake.IsValidKey(key))
+            {
+                return HttpResponses.PlainError(400, "Missing or invalid Sec-WebSocket-Key.");
+            }
+
+            return null;
+        }
+
+        if (path == ProtocolConstants.DetailsPath)
+        {
+            return head.Method is "GET" or "HEAD"
+                ? null
+                : HttpResponses.PlainError(405, "The details document answers GET and HEAD.", "Allow: GET, HEAD\r\n");
+        }
+
+        return HttpResponses.PlainError(404, "Not found. The details document is at / and WebSockets at /ws.");
+    }
+
+    private static bool WantsClose(HttpHead head) =>
+        head.HeaderContainsToken("Connection", "close")
+        || (head.MinorVersion == 0 && !head.HeaderContainsToken("Connection", "keep-alive"));
+
+    private async Task<ConnectedClient?> UpgradeAsync(HttpHead head, ConnectionStream stream, Socket socket, CancellationToken cancellationToken)
+    {
+        head.TryGetHeader("Sec-WebSocket-Key", out var key);
+        var subProtocol = NegotiateSubProtocol(head);
+        var details = QueryString.Parse(head.Query);
+
+        await stream.WriteAsync(HttpResponses.SwitchingProtocols(WebSocketHandshake.ComputeAccept(key!), subProtocol), cancellationToken)
+            .ConfigureAwait(false);
+
+        var keepAlive = _options.KeepAliveInterval > TimeSpan.Zero;
+        var webSocket = WebSocket.CreateFromStream(stream, new WebSocketCreationOptions
+        {
+            IsServer = true,
+            SubProtocol = subProtocol,
+            KeepAliveInterval = keepAlive ? _options.KeepAliveInterval : TimeSpan.Zero,
+            KeepAliveTimeout = keepAlive ? _options.KeepAliveTimeout : Timeout.InfiniteTimeSpan,
+        });
+
+        var client = new ConnectedClient(
+            this,
+            _options,
+            Guid.CreateVersion7().ToString("N"),
+            details.AsReadOnly(),
+            (IPEndPoint)socket.RemoteEndPoint!,
+            DateTimeOffset.UtcNow,
+            subProtocol,
+            webSocket,
+            stream);
+
+        if (!TryJoin(client))
+        {
+            // The server began stopping during the handshake.
+            client.RequestClose(WebSocketCloseStatus.EndpointUnavailable, "Server stopping", discardQueued: true);
+        }
+
+        return client;
+    }
+
+    private string? NegotiateSubProtocol(HttpHead head)
+    {
+        if (_options.SubProtocols.Count == 0)
+        {
+            return null;
+        }
+
+        foreach (var offered in head.Headers)
+        {
+            if (!string.Equals(offered.Key, "Sec-WebSocket-Protocol", StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+
+            foreach (var range in offered.Value.AsSpan().Split(','))
+            {
+                var name = offered.Value.AsSpan(range).Trim(" \t");
+                foreach (var supported in _options.SubProtocols)
+                {
+                    if (name.SequenceEqual(supported))
+                    {
+                        return supported;
+                    }
+                }
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Sends an error response and closes. The connection lingers briefly, reading and dropping what the
+    /// client still sends: closing with unread data makes the OS send a reset that can destroy the response
+    /// before the client reads it.
+    /// </summary>
+    private async Task RejectAsync(ConnectionStream stream, Socket socket, byte[] response, CancellationToken stopping)
+    {
+        Counters.CountRejected();
+        using var linger = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        linger.CancelAfter(LingerTime);
+        try
+        {
+            await stream.WriteAsync(response, linger.Token).ConfigureAwait(false);
+            socket.Shutdown(SocketShutdown.Send);
+            var scratch = new byte[4096];
+            var total = 0;
+            while (total < MaxLingerBytes)
+            {
+                var read = await stream.ReadAsync(scratch, linger.Token).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                total += read;
+            }
+        }
+        catch (Exception exception) when (exception is OperationCanceledException or IOException or SocketException or ObjectDisposedException)
+        {
+            // The client went away or kept talking: either way the connection is closed now.
+        }
+    }
+}

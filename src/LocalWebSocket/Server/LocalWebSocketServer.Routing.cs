@@ -1,0 +1,113 @@
+using System.Buffers;
+using System.Net.WebSockets;
+using LocalWebSocket.Internal;
+using Microsoft.Extensions.Logging;
+
+namespace LocalWebSocket.Server;
+
+public sealed partial class LocalWebSocketServer
+{
+    private bool TryJoin(ConnectedClient client)
+    {
+        ConnectedClient[] snapshot;
+        lock (_clientsGate)
+        {
+            if (!_acceptingClients)
+            {
+                return false;
+            }
+
+            _clients.Add(client.Id, client);
+            snapshot = [.. _clientSnapshot, client];
+            Volatile.Write(ref _clientSnapshot, snapshot);
+        }
+
+        Counters.CountJoined();
+        Logger.LogInformation("Client {ClientId} joined from {RemoteEndPoint}.", client.Id, client.RemoteEndPoint);
+        var connected = new ClientConnectedEventArgs(client);
+        Raise(ClientConnected, connected);
+        _connections.Publish(connected);
+        PublishClientsChanged(snapshot);
+        return true;
+    }
+
+    /// <summary>Called once per client when its connection has ended and been released.</summary>
+    internal void OnClientLeft(ConnectedClient client, WebSocketCloseStatus? status, string? description, Exception? error)
+    {
+        ConnectedClient[] snapshot;
+        lock (_clientsGate)
+        {
+            if (!_clients.Remove(client.Id))
+            {
+                // Never joined (refused during a stop): nobody saw it arrive, so nobody hears it leave.
+                return;
+            }
+
+            var index = Array.IndexOf(_clientSnapshot, client);
+            snapshot = [.. _clientSnapshot.AsSpan(0, index), .. _clientSnapshot.AsSpan(index + 1)];
+            Volatile.Write(ref _clientSnapshot, snapshot);
+        }
+
+        Logger.LogInformation("Client {ClientId} left ({CloseStatus}).", client.Id, status?.ToString() ?? "no close frame");
+        var disconnected = new ClientDisconnectedEventArgs(client, status, description, error);
+        Raise(ClientDisconnected, disconnected);
+        _disconnections.Publish(disconnected);
+        PublishClientsChanged(snapshot);
+    }
+
+    private void PublishClientsChanged(ConnectedClient[] snapshot)
+    {
+        if (ClientsChanged is null && !_clientsChanges.HasSubscribers)
+        {
+            return;
+        }
+
+        var changed = new ClientsChangedEventArgs(Array.AsReadOnly(snapshot));
+        Raise(ClientsChanged, changed);
+        _clientsChanges.Publish(changed);
+    }
+
+    /// <summary>
+    /// Relays a whole message and raises it to the application. Takes ownership of the pooled
+    /// <paramref name="buffer"/>: the receivers' queues share it, and the last one returns it to the pool.
+    /// </summary>
+    internal void OnMessageReceived(ConnectedClient sender, WebSocketMessageType type, byte[] buffer, int length)
+    {
+        Counters.CountReceived(length);
+        if (!sender.IsConnected)
+        {
+            // It is closing: what it still sends is not relayed.
+            ArrayPool<byte>.Shared.Return(buffer);
+            return;
+        }
+
+        var outgoing = OutgoingMessage.FromRented(buffer, length, type);
+        try
+        {
+            var routing = _options.Routing;
+            if (routing != RoutingMode.None)
+            {
+                foreach (var client in Volatile.Read(ref _clientSnapshot))
+                {
+                    if (routing == RoutingMode.Echo || !ReferenceEquals(client, sender))
+                    {
+                        client.Enqueue(outgoing);
+                    }
+                }
+            }
+
+            if (MessageReceived is not null || _messages.HasSubscribers)
+            {
+                // The application may keep the message: it gets its own copy, never the pooled buffer.
+                var message = WebSocketMessage.FromOwned(type, outgoing.Payload.ToArray());
+                var received = new MessageReceivedEventArgs(sender, message);
+                Raise(MessageReceived, received);
+                _messages.Publish(received);
+            }
+        }
+        finally
+        {
+            outgoing.Release();
+        }
+    }
+}

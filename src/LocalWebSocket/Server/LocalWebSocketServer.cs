@@ -1,0 +1,469 @@
+using System.Net;
+using System.Net.NetworkInformation;
+using System.Net.Sockets;
+using System.Text.Json.Nodes;
+using LocalWebSocket.Internal;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace LocalWebSocket.Server;
+
+/// <summary>
+/// An embeddable WebSocket server for the local network, wire-compatible with Dart <c>local_websocket</c>:
+/// <c>GET /</c> answers the details document with <c>Server: local-websocket/1.0.0</c>, <c>/ws</c> accepts
+/// WebSockets, and client messages are relayed as <see cref="LocalWebSocketServerOptions.Routing"/> says.
+/// </summary>
+/// <remarks>
+/// <para>All members are thread-safe. The server can be started again after it was stopped; dispose it to
+/// end its streams.</para>
+/// <para>Events are raised on the connection that caused them (a slow handler slows that client only) and
+/// exceptions thrown by handlers are logged and swallowed. Each stream (<see cref="Messages"/>,
+/// <see cref="ClientConnections"/>...) can be enumerated by many readers at once: every enumeration gets its own
+/// buffer of <see cref="LocalWebSocketServerOptions.StreamBufferCapacity"/> items, and a reader that falls
+/// behind loses its oldest items rather than slowing anything else.</para>
+/// </remarks>
+public sealed partial class LocalWebSocketServer : IAsyncDisposable
+{
+    private readonly LocalWebSocketServerOptions _options;
+    private readonly SemaphoreSlim _lifecycle = new(1, 1);
+    private readonly Lock _clientsGate = new();
+    private readonly Dictionary<string, ConnectedClient> _clients = new(StringComparer.Ordinal);
+    private readonly Lock _detailsGate = new();
+    private readonly EventStream<MessageReceivedEventArgs> _messages;
+    private readonly EventStream<ClientConnectedEventArgs> _connections;
+    private readonly EventStream<ClientDisconnectedEventArgs> _disconnections;
+    private readonly EventStream<ClientsChangedEventArgs> _clientsChanges;
+
+    private ConnectedClient[] _clientSnapshot = [];
+    private bool _acceptingClients;
+    private JsonObject _details;
+    private byte[] _detailsDocument;
+    private Socket? _listener;
+    private IPEndPoint? _localEndPoint;
+    private CancellationTokenSource? _stopping;
+    private Task? _acceptLoop;
+    private bool _disposed;
+
+    /// <summary>Creates a server; nothing listens until <see cref="StartAsync"/>.</summary>
+    /// <param name="options">Settings; copied, so later changes to the object do not affect this server.</param>
+    /// <param name="loggerFactory">Where the server logs connections and errors; nowhere by default.</param>
+    public LocalWebSocketServer(LocalWebSocketServerOptions? options = null, ILoggerFactory? loggerFactory = null)
+    {
+        _options = (options ?? new LocalWebSocketServerOptions()).Snapshot();
+        Logger = (ILogger?)loggerFactory?.CreateLogger<LocalWebSocketServer>() ?? NullLogger.Instance;
+        _details = _options.Details;
+        _detailsDocument = Serialize(_details);
+
+        var capacity = _options.StreamBufferCapacity;
+        Action dropped = Counters.CountStreamItemDropped;
+        _messages = new(capacity, dropped);
+        _connections = new(capacity, dropped);
+        _disconnections = new(capacity, dropped);
+        _clientsChanges = new(capacity, dropped);
+    }
+
+    /// <summary>A client joined. Raised after it is in <see cref="Clients"/>.</summary>
+    public event EventHandler<ClientConnectedEventArgs>? ClientConnected;
+
+    /// <summary>A client left, with its close code and reason. Raised exactly once per client.</summary>
+    public event EventHandler<ClientDisconnectedEventArgs>? ClientDisconnected;
+
+    /// <summary>A client joined or left; carries the current set.</summary>
+    public event EventHandler<ClientsChangedEventArgs>? ClientsChanged;
+
+    /// <summary>A client sent a message. Raised after the message was relayed.</summary>
+    public event EventHandler<MessageReceivedEventArgs>? MessageReceived;
+
+    /// <summary>The server started listening.</summary>
+    public event EventHandler? Started;
+
+    /// <summary>The server stopped and every client left.</summary>
+    public event EventHandler? Stopped;
+
+    /// <summary>Every message clients send, with its sender (see the remarks on readers that fall behind).</summary>
+    public IAsyncEnumerable<MessageReceivedEventArgs> Messages => _messages;
+
+    /// <summary>Every client that joins.</summary>
+    public IAsyncEnumerable<ClientConnectedEventArgs> ClientConnections => _connections;
+
+    /// <summary>Every client that leaves, with its close code and reason.</summary>
+    public IAsyncEnumerable<ClientDisconnectedEventArgs> ClientDisconnections => _disconnections;
+
+    /// <summary>The set of clients each time it changes.</summary>
+    public IAsyncEnumerable<ClientsChangedEventArgs> ClientsChanges => _clientsChanges;
+
+    /// <summary>The settings this server runs with (a copy of those it was given).</summary>
+    public LocalWebSocketServerOptions Options => _options;
+
+    /// <summary>Whether the server is listening.</summary>
+    public bool IsRunning => Volatile.Read(ref _listener) is not null;
+
+    /// <summary>The address and port the server listens on.</summary>
+    /// <exception cref="InvalidOperationException">The server is not running.</exception>
+    public IPEndPoint LocalEndPoint => _localEndPoint ?? throw new InvalidOperationException("The server is not running.");
+
+    /// <summary>The port the server listens on (the real one when the options asked for port 0).</summary>
+    /// <exception cref="InvalidOperationException">The server is not running.</exception>
+    public int Port => LocalEndPoint.Port;
+
+    /// <summary>
+    /// The server's HTTP address, e.g. <c>http://192.168.1.20:8080/</c>. For a wildcard listen address it
+    /// names this machine's first LAN IPv4 address (or loopback when there is none).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The server is not running.</exception>
+    public Uri Address => new UriBuilder(Uri.UriSchemeHttp, FormatHost(UsableAddress()), Port, "/").Uri;
+
+    /// <summary>The WebSocket URL clients connect to, e.g. <c>ws://192.168.1.20:8080/ws</c>.</summary>
+    /// <exception cref="InvalidOperationException">The server is not running.</exception>
+    public Uri WebSocketUrl => new UriBuilder("ws", FormatHost(UsableAddress()), Port, Protocol.ProtocolConstants.WebSocketPath).Uri;
+
+    /// <summary>The clients connected now.</summary>
+    public IReadOnlyList<ConnectedClient> Clients => Array.AsReadOnly(Volatile.Read(ref _clientSnapshot));
+
+    /// <summary>A copy of the details document answered at <c>GET /</c>.</summary>
+    public JsonObject Details
+    {
+        get
+        {
+            lock (_detailsGate)
+            {
+                return (JsonObject)_details.DeepClone();
+            }
+        }
+    }
+
+    internal ILogger Logger { get; }
+
+    internal ServerCounters Counters { get; } = new();
+
+    /// <summary>The serialised details document, swapped atomically when the details change.</summary>
+    internal byte[] DetailsDocument => Volatile.Read(ref _detailsDocument);
+
+    /// <summary>Changes the details document, also while running; <c>GET /</c> answers the new one at once.</summary>
+    /// <param name="update">Changes a copy of the current details.</param>
+    public void UpdateDetails(Action<JsonObject> update)
+    {
+        ArgumentNullException.ThrowIfNull(update);
+        lock (_detailsGate)
+        {
+            var copy = (JsonObject)_details.DeepClone();
+            update(copy);
+            Volatile.Write(ref _detailsDocument, Serialize(copy));
+            _details = copy;
+        }
+    }
+
+    /// <summary>Replaces the details document, also while running.</summary>
+    public void SetDetails(JsonObject details)
+    {
+        ArgumentNullException.ThrowIfNull(details);
+        var copy = (JsonObject)details.DeepClone();
+        lock (_detailsGate)
+        {
+            Volatile.Write(ref _detailsDocument, Serialize(copy));
+            _details = copy;
+        }
+    }
+
+    /// <summary>Looks a client up by its <see cref="ConnectedClient.Id"/>.</summary>
+    public bool TryGetClient(string id, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ConnectedClient? client)
+    {
+        lock (_clientsGate)
+        {
+            return _clients.TryGetValue(id, out client);
+        }
+    }
+
+    /// <summary>Counters since the server was created.</summary>
+    public ServerStatistics GetStatistics() => Counters.Snapshot(Volatile.Read(ref _clientSnapshot).Length);
+
+    /// <summary>Binds the listen address and starts accepting connections.</summary>
+    /// <exception cref="InvalidOperationException">The server is already running.</exception>
+    /// <exception cref="SocketException">The address cannot be bound (port in use, address not on this machine).</exception>
+    /// <exception cref="ObjectDisposedException">The server was disposed.</exception>
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        await _lifecycle.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_listener is not null)
+            {
+                throw new InvalidOperationException("The server is already running.");
+            }
+
+            var address = ParseHost(_options.Host);
+            var listener = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            try
+            {
+                if (address.Equals(IPAddress.IPv6Any))
+                {
+                    listener.DualMode = true;
+                }
+
+                // Lets a restart bind the port at once while old connections sit in TIME_WAIT. Not on
+                // Windows, where the same option would let another process take over the port.
+                if (!OperatingSystem.IsWindows())
+                {
+                    listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+                }
+
+                listener.Bind(new IPEndPoint(address, _options.Port));
+                listener.Listen(_options.ListenBacklog);
+            }
+            catch
+            {
+                listener.Dispose();
+                throw;
+            }
+
+            _localEndPoint = (IPEndPoint)listener.LocalEndPoint!;
+            _stopping = new CancellationTokenSource();
+            lock (_clientsGate)
+            {
+                _acceptingClients = true;
+            }
+
+            Volatile.Write(ref _listener, listener);
+            _acceptLoop = AcceptLoopAsync(listener, _stopping.Token);
+            Logger.LogInformation("Listening on {EndPoint}.", _localEndPoint);
+        }
+        finally
+        {
+            _lifecycle.Release();
+        }
+
+        Raise(Started, EventArgs.Empty);
+    }
+
+    /// <summary>
+    /// Stops listening, closes every client with 1001 (going away) in parallel, waits for them at most
+    /// <see cref="LocalWebSocketServerOptions.CloseTimeout"/>, and releases the port.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The server is not running.</exception>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        await _lifecycle.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_listener is null)
+            {
+                throw new InvalidOperationException("The server is not running.");
+            }
+
+            await StopCoreAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _lifecycle.Release();
+        }
+
+        Raise(Stopped, EventArgs.Empty);
+    }
+
+    private async Task StopCoreAsync()
+    {
+        ConnectedClient[] clients;
+        lock (_clientsGate)
+        {
+            _acceptingClients = false;
+            clients = _clientSnapshot;
+        }
+
+        var listener = _listener!;
+        Volatile.Write(ref _listener, null);
+        await _stopping!.CancelAsync().ConfigureAwait(false);
+        listener.Dispose();
+        try
+        {
+            await _acceptLoop!.ConfigureAwait(false);
+        }
+        catch (Exception exception)
+        {
+            Logger.LogDebug(exception, "The accept loop ended with an error.");
+        }
+
+        foreach (var client in clients)
+        {
+            client.RequestClose(System.Net.WebSockets.WebSocketCloseStatus.EndpointUnavailable, "Server stopping", discardQueued: false);
+        }
+
+        // Each close is bounded by the close timeout, after which its connection is aborted; the extra
+        // second only covers scheduling on a loaded machine.
+        var all = Task.WhenAll(clients.Select(client => client.Completion));
+        try
+        {
+            await all.WaitAsync(_options.CloseTimeout + TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            foreach (var client in clients)
+            {
+                client.Abort();
+            }
+        }
+
+        _stopping.Dispose();
+        _stopping = null;
+        _localEndPoint = null;
+        Logger.LogInformation("Stopped.");
+    }
+
+    /// <summary>Stops the server if it runs and ends every stream. Safe to call more than once.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        var stopped = false;
+        await _lifecycle.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            if (_listener is not null)
+            {
+                await StopCoreAsync().ConfigureAwait(false);
+                stopped = true;
+            }
+        }
+        finally
+        {
+            _lifecycle.Release();
+        }
+
+        if (stopped)
+        {
+            Raise(Stopped, EventArgs.Empty);
+        }
+
+        _messages.Complete();
+        _connections.Complete();
+        _disconnections.Complete();
+        _clientsChanges.Complete();
+    }
+
+    /// <summary>Queues a text message for every connected client.</summary>
+    /// <returns>How many clients it was queued for.</returns>
+    public int SendToAll(string text) => SendToAll(WebSocketMessage.FromText(text));
+
+    /// <summary>Queues a message for every connected client; it is encoded once for all of them.</summary>
+    /// <returns>How many clients it was queued for.</returns>
+    public int SendToAll(WebSocketMessage message) => SendWhere(static _ => true, message);
+
+    /// <summary>Queues a message for one client.</summary>
+    /// <returns>Whether the client is connected and the message was queued.</returns>
+    public bool SendTo(string clientId, WebSocketMessage message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        return TryGetClient(clientId, out var client) && client.Send(message);
+    }
+
+    /// <summary>Queues a message for every client that <paramref name="predicate"/> selects.</summary>
+    /// <returns>How many clients it was queued for.</returns>
+    public int SendWhere(Func<ConnectedClient, bool> predicate, WebSocketMessage message)
+    {
+        ArgumentNullException.ThrowIfNull(predicate);
+        ArgumentNullException.ThrowIfNull(message);
+        var outgoing = OutgoingMessage.FromMessage(message);
+        try
+        {
+            var count = 0;
+            foreach (var client in Volatile.Read(ref _clientSnapshot))
+            {
+                if (predicate(client) && client.Enqueue(outgoing))
+                {
+                    count++;
+                }
+            }
+
+            return count;
+        }
+        finally
+        {
+            outgoing.Release();
+        }
+    }
+
+    /// <summary>Closes one client with a code and reason and waits until it has left.</summary>
+    /// <returns>Whether such a client was connected.</returns>
+    public async Task<bool> DisconnectClientAsync(
+        string clientId,
+        System.Net.WebSockets.WebSocketCloseStatus closeStatus = System.Net.WebSockets.WebSocketCloseStatus.NormalClosure,
+        string? reason = null,
+        CancellationToken cancellationToken = default)
+    {
+        if (!TryGetClient(clientId, out var client))
+        {
+            return false;
+        }
+
+        await client.DisconnectAsync(closeStatus, reason, cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    private static byte[] Serialize(JsonObject details) => System.Text.Encoding.UTF8.GetBytes(details.ToJsonString());
+
+    private static IPAddress ParseHost(string host) =>
+        string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase) ? IPAddress.Loopback : IPAddress.Parse(host);
+
+    private static string FormatHost(IPAddress address) =>
+        address.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{address}]" : address.ToString();
+
+    private IPAddress UsableAddress()
+    {
+        var bound = LocalEndPoint.Address;
+        if (!bound.Equals(IPAddress.Any) && !bound.Equals(IPAddress.IPv6Any))
+        {
+            return bound.IsIPv4MappedToIPv6 ? bound.MapToIPv4() : bound;
+        }
+
+        foreach (var network in NetworkInterface.GetAllNetworkInterfaces())
+        {
+            if (network.OperationalStatus != OperationalStatus.Up || network.NetworkInterfaceType == NetworkInterfaceType.Loopback)
+            {
+                continue;
+            }
+
+            foreach (var unicast in network.GetIPProperties().UnicastAddresses)
+            {
+                if (unicast.Address.AddressFamily == AddressFamily.InterNetwork)
+                {
+                    return unicast.Address;
+                }
+            }
+        }
+
+        return IPAddress.Loopback;
+    }
+
+    private void Raise<T>(EventHandler<T>? handler, T args)
+    {
+        if (handler is null)
+        {
+            return;
+        }
+
+        try
+        {
+            handler(this, args);
+        }
+        catch (Exception exception)
+        {
+            Logger.LogError(exception, "An event handler threw; the server goes on.");
+        }
+    }
+
+    private void Raise(EventHandler? handler, EventArgs args)
+    {
+        try
+        {
+            handler?.Invoke(this, args);
+        }
+        catch (Exception exception)
+        {
+            Logger.LogError(exception, "An event handler threw; the server goes on.");
+        }
+    }
+}

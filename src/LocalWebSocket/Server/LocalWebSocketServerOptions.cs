@@ -1,0 +1,282 @@
+using System.Text.Json.Nodes;
+
+namespace LocalWebSocket.Server;
+
+/// <summary>
+/// Settings of a <see cref="LocalWebSocketServer"/>. Every setter checks its value and throws
+/// <see cref="ArgumentOutOfRangeException"/> or <see cref="ArgumentException"/> at once; the server copies
+/// the options when it is created, so later changes to this object do not affect it.
+/// </summary>
+public sealed class LocalWebSocketServerOptions
+{
+    /// <summary>The default port, the one Dart <c>local_websocket</c> servers and scanners use.</summary>
+    public const int DefaultPort = 8080;
+
+    private string _host = "0.0.0.0";
+    private int _port = DefaultPort;
+    private int _maxRequestHeadSize = 8 * 1024;
+    private int _maxRequestHeaders = 64;
+    private TimeSpan _handshakeTimeout = TimeSpan.FromSeconds(5);
+    private int _maxMessageSize = 16 * 1024 * 1024;
+    private int _maxConnections = 10_000;
+    private TimeSpan _keepAliveInterval = TimeSpan.FromSeconds(30);
+    private TimeSpan _keepAliveTimeout = TimeSpan.FromSeconds(30);
+    private int _sendQueueCapacity = 1024;
+    private long _sendQueueMaxBytes = 32L * 1024 * 1024;
+    private SendQueueFullMode _sendQueueFullMode = SendQueueFullMode.Disconnect;
+    private RoutingMode _routing = RoutingMode.Broadcast;
+    private TimeSpan _closeTimeout = TimeSpan.FromSeconds(2);
+    private int _streamBufferCapacity = 1024;
+    private int _listenBacklog = 512;
+    private JsonObject _details = [];
+
+    /// <summary>
+    /// The address to listen on: an IP address (<c>127.0.0.1</c>, <c>0.0.0.0</c>, <c>::</c>, a LAN address)
+    /// or <c>localhost</c>. <c>::</c> listens on IPv4 too. Default <c>0.0.0.0</c>, so that devices on the
+    /// local network can reach the server.
+    /// </summary>
+    public string Host
+    {
+        get => _host;
+        set
+        {
+            ArgumentException.ThrowIfNullOrWhiteSpace(value);
+            if (!string.Equals(value, "localhost", StringComparison.OrdinalIgnoreCase) && !System.Net.IPAddress.TryParse(value, out _))
+            {
+                throw new ArgumentException($"'{value}' is not an IP address or 'localhost'.", nameof(value));
+            }
+
+            _host = value;
+        }
+    }
+
+    /// <summary>The TCP port; 0 picks a free one (read it from <see cref="LocalWebSocketServer.Port"/>). Default 8080.</summary>
+    public int Port
+    {
+        get => _port;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, 65535);
+            _port = value;
+        }
+    }
+
+    /// <summary>Where client messages are relayed. Default <see cref="RoutingMode.Broadcast"/>.</summary>
+    public RoutingMode Routing
+    {
+        get => _routing;
+        set
+        {
+            if (!Enum.IsDefined(value))
+            {
+                throw new ArgumentOutOfRangeException(nameof(value), value, "Unknown routing mode.");
+            }
+
+            _routing = value;
+        }
+    }
+
+    /// <summary>
+    /// The details document answered at <c>GET /</c>: a JSON object, e.g.
+    /// <c>Details = { ["name"] = "Game", ["maxPlayers"] = 4 }</c>. Change it while running with
+    /// <see cref="LocalWebSocketServer.UpdateDetails"/>.
+    /// </summary>
+    public JsonObject Details
+    {
+        get => _details;
+        set => _details = value ?? throw new ArgumentNullException(nameof(value));
+    }
+
+    /// <summary>Largest HTTP request head, request line and headers included; larger gets 431. Default 8 KiB.</summary>
+    public int MaxRequestHeadSize
+    {
+        get => _maxRequestHeadSize;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 256);
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, 1024 * 1024);
+            _maxRequestHeadSize = value;
+        }
+    }
+
+    /// <summary>Most header fields in a request; more gets 431. Default 64.</summary>
+    public int MaxRequestHeaders
+    {
+        get => _maxRequestHeaders;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, 1000);
+            _maxRequestHeaders = value;
+        }
+    }
+
+    /// <summary>
+    /// Time a connection has to deliver a whole request head (and, on a kept-alive HTTP connection, the
+    /// next one); a trickled or silent request is closed after it. Default 5 s.
+    /// </summary>
+    public TimeSpan HandshakeTimeout
+    {
+        get => _handshakeTimeout;
+        set => _handshakeTimeout = RequirePositive(value);
+    }
+
+    /// <summary>Largest message a client may send, in bytes; larger closes the client with 1009. Default 16 MiB.</summary>
+    public int MaxMessageSize
+    {
+        get => _maxMessageSize;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            _maxMessageSize = value;
+        }
+    }
+
+    /// <summary>Most connections at once, handshakes included; more get 503. Default 10,000.</summary>
+    public int MaxConnections
+    {
+        get => _maxConnections;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            _maxConnections = value;
+        }
+    }
+
+    /// <summary>
+    /// How often the server pings an idle client. <see cref="TimeSpan.Zero"/> or
+    /// <see cref="Timeout.InfiniteTimeSpan"/> turns pings off. Default 30 s.
+    /// </summary>
+    public TimeSpan KeepAliveInterval
+    {
+        get => _keepAliveInterval;
+        set => _keepAliveInterval = RequireNonNegativeOrInfinite(value);
+    }
+
+    /// <summary>
+    /// How long the server waits for the pong to a keep-alive ping before it drops the client (a peer that
+    /// vanished without closing). <see cref="Timeout.InfiniteTimeSpan"/> sends pings without expecting pongs.
+    /// Default 30 s.
+    /// </summary>
+    public TimeSpan KeepAliveTimeout
+    {
+        get => _keepAliveTimeout;
+        set => _keepAliveTimeout = value == Timeout.InfiniteTimeSpan ? value : RequirePositive(value);
+    }
+
+    /// <summary>Most messages waiting to be sent to one client. Default 1024.</summary>
+    public int SendQueueCapacity
+    {
+        get => _sendQueueCapacity;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            _sendQueueCapacity = value;
+        }
+    }
+
+    /// <summary>Most bytes waiting to be sent to one client. Default 32 MiB.</summary>
+    public long SendQueueMaxBytes
+    {
+        get => _sendQueueMaxBytes;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            _sendQueueMaxBytes = value;
+        }
+    }
+
+    /// <summary>What happens to a client whose send queue is full. Default <see cref="SendQueueFullMode.Disconnect"/>.</summary>
+    public SendQueueFullMode SendQueueFullMode
+    {
+        get => _sendQueueFullMode;
+        set
+        {
+            if (!Enum.IsDefined(value))
+            {
+                throw new ArgumentOutOfRangeException(nameof(value), value, "Unknown send queue mode.");
+            }
+
+            _sendQueueFullMode = value;
+        }
+    }
+
+    /// <summary>How long a closing connection waits for the peer's close frame before it is dropped. Default 2 s.</summary>
+    public TimeSpan CloseTimeout
+    {
+        get => _closeTimeout;
+        set => _closeTimeout = RequirePositive(value);
+    }
+
+    /// <summary>
+    /// Items buffered for each reader of the server's streams (<see cref="LocalWebSocketServer.Messages"/>...);
+    /// a reader that falls further behind loses its oldest items. Default 1024.
+    /// </summary>
+    public int StreamBufferCapacity
+    {
+        get => _streamBufferCapacity;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            _streamBufferCapacity = value;
+        }
+    }
+
+    /// <summary>The listen backlog: connections the OS queues before they are accepted. Default 512.</summary>
+    public int ListenBacklog
+    {
+        get => _listenBacklog;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            _listenBacklog = value;
+        }
+    }
+
+    /// <summary>
+    /// Subprotocols the server speaks, in order of preference; the first one a client offers is chosen.
+    /// Empty by default: no subprotocol is negotiated.
+    /// </summary>
+    public IList<string> SubProtocols => _subProtocols;
+
+    private List<string> _subProtocols = [];
+
+    /// <summary>A copy the server keeps, checked as a whole.</summary>
+    /// <exception cref="ArgumentException">A subprotocol name is not an HTTP token.</exception>
+    internal LocalWebSocketServerOptions Snapshot()
+    {
+        foreach (var protocol in _subProtocols)
+        {
+            if (string.IsNullOrEmpty(protocol) || !protocol.All(c => c is > ' ' and < (char)0x7F and not (',' or ';' or '"' or '(' or ')' or '/' or ':' or '<' or '=' or '>' or '?' or '@' or '[' or '\\' or ']' or '{' or '}')))
+            {
+                throw new ArgumentException($"'{protocol}' is not a valid subprotocol name.", nameof(SubProtocols));
+            }
+        }
+
+        var clone = (LocalWebSocketServerOptions)MemberwiseClone();
+        clone._details = (JsonObject)_details.DeepClone();
+        clone._subProtocols = [.. _subProtocols];
+        return clone;
+    }
+
+    private static TimeSpan RequirePositive(TimeSpan value, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(value))] string? name = null)
+    {
+        if (value <= TimeSpan.Zero || value == Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(name, value, "Must be a positive, finite time.");
+        }
+
+        return value;
+    }
+
+    private static TimeSpan RequireNonNegativeOrInfinite(TimeSpan value, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(value))] string? name = null)
+    {
+        if (value < TimeSpan.Zero && value != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(name, value, "Must be zero, positive, or Timeout.InfiniteTimeSpan.");
+        }
+
+        return value;
+    }
+}

@@ -1,0 +1,67 @@
+namespace LocalWebSocket.Server;
+
+/// <summary>The live counters behind <see cref="ServerStatistics"/>, updated without locks.</summary>
+internal sealed class ServerCounters
+{
+    private long _connectionsAccepted;
+    private long _clientsJoined;
+    private long _requestsRejected;
+    private long _handshakeTimeouts;
+    private long _detailsRequests;
+    private long _messagesReceived;
+    private long _bytesReceived;
+    private long _messagesSent;
+    private long _bytesSent;
+    private long _messagesDropped;
+    private long _slowClientsDisconnected;
+    private long _oversizedMessages;
+    private long _streamItemsDropped;
+
+    public void CountAccepted() => Interlocked.Increment(ref _connectionsAccepted);
+
+    public void CountJoined() => Interlocked.Increment(ref _clientsJoined);
+
+    public void CountRejected() => Interlocked.Increment(ref _requestsRejected);
+
+    public void CountHandshakeTimeout() => Interlocked.Increment(ref _handshakeTimeouts);
+
+    public void CountDetailsRequest() => Interlocked.Increment(ref _detailsRequests);
+
+    public void CountReceived(int bytes)
+    {
+        Interlocked.Increment(ref _messagesReceived);
+        Interlocked.Add(ref _bytesReceived, bytes);
+    }
+
+    public void CountSent(int bytes)
+    {
+        Interlocked.Increment(ref _messagesSent);
+        Interlocked.Add(ref _bytesSent, bytes);
+    }
+
+    public void CountDropped(int messages) => Interlocked.Add(ref _messagesDropped, messages);
+
+    public void CountSlowClient() => Interlocked.Increment(ref _slowClientsDisconnected);
+
+    public void CountOversized() => Interlocked.Increment(ref _oversizedMessages);
+
+    public void CountStreamItemDropped() => Interlocked.Increment(ref _streamItemsDropped);
+
+    public ServerStatistics Snapshot(int clientsConnected) => new()
+    {
+        ConnectionsAccepted = Interlocked.Read(ref _connectionsAccepted),
+        ClientsJoined = Interlocked.Read(ref _clientsJoined),
+        ClientsConnected = clientsConnected,
+        RequestsRejected = Interlocked.Read(ref _requestsRejected),
+        HandshakeTimeouts = Interlocked.Read(ref _handshakeTimeouts),
+        DetailsRequests = Interlocked.Read(ref _detailsRequests),
+        MessagesReceived = Interlocked.Read(ref _messagesReceived),
+        BytesReceived = Interlocked.Read(ref _bytesReceived),
+        MessagesSent = Interlocked.Read(ref _messagesSent),
+        BytesSent = Interlocked.Read(ref _bytesSent),
+        MessagesDropped = Interlocked.Read(ref _messagesDropped),
+        SlowClientsDisconnected = Interlocked.Read(ref _slowClientsDisconnected),
+        OversizedMessages = Interlocked.Read(ref _oversizedMessages),
+        StreamItemsDropped = Interlocked.Read(ref _streamItemsDropped),
+    };
+}

@@ -1,0 +1,47 @@
+namespace LocalWebSocket.Server;
+
+/// <summary>Counters of a <see cref="LocalWebSocketServer"/> since it was created, read at one moment.</summary>
+public sealed record ServerStatistics
+{
+    /// <summary>TCP connections accepted.</summary>
+    public long ConnectionsAccepted { get; init; }
+
+    /// <summary>Clients that completed the WebSocket handshake and joined.</summary>
+    public long ClientsJoined { get; init; }
+
+    /// <summary>Clients connected now.</summary>
+    public int ClientsConnected { get; init; }
+
+    /// <summary>Requests refused with an HTTP error status (malformed, wrong path, too large, too many connections...).</summary>
+    public long RequestsRejected { get; init; }
+
+    /// <summary>Connections closed because their request head did not arrive within the handshake timeout.</summary>
+    public long HandshakeTimeouts { get; init; }
+
+    /// <summary>Details documents served (<c>GET /</c> and <c>HEAD /</c>).</summary>
+    public long DetailsRequests { get; init; }
+
+    /// <summary>Messages received from clients.</summary>
+    public long MessagesReceived { get; init; }
+
+    /// <summary>Payload bytes received from clients.</summary>
+    public long BytesReceived { get; init; }
+
+    /// <summary>Messages written to clients (one per receiving client).</summary>
+    public long MessagesSent { get; init; }
+
+    /// <summary>Payload bytes written to clients.</summary>
+    public long BytesSent { get; init; }
+
+    /// <summary>Messages dropped because a client's send queue was full.</summary>
+    public long MessagesDropped { get; init; }
+
+    /// <summary>Clients closed with 1013 because their send queue was full.</summary>
+    public long SlowClientsDisconnected { get; init; }
+
+    /// <summary>Clients closed with 1009 because they sent a message over the size limit.</summary>
+    public long OversizedMessages { get; init; }
+
+    /// <summary>Items dropped from the streams of readers that fell behind.</summary>
+    public long StreamItemsDropped { get; init; }
+}
