@@ -1,0 +1,131 @@
+namespace LocalWebSocket.Client;
+
+/// <summary>
+/// Settings of a <see cref="LocalWebSocketClient"/>. Every setter checks its value and throws at once; the
+/// client copies the options when it is created.
+/// </summary>
+public sealed class LocalWebSocketClientOptions
+{
+    private TimeSpan _connectTimeout = TimeSpan.FromSeconds(10);
+    private TimeSpan _closeTimeout = TimeSpan.FromSeconds(2);
+    private TimeSpan _keepAliveInterval = TimeSpan.FromSeconds(30);
+    private TimeSpan _keepAliveTimeout = TimeSpan.FromSeconds(30);
+    private int _maxMessageSize = 16 * 1024 * 1024;
+    private int _streamBufferCapacity = 1024;
+    private Dictionary<string, string> _details = new(StringComparer.Ordinal);
+    private Dictionary<string, string> _headers = new(StringComparer.OrdinalIgnoreCase);
+    private List<string> _subProtocols = [];
+
+    /// <summary>
+    /// The client's details, sent as query parameters of the <c>/ws</c> request (form-encoded, merged over
+    /// the URL's own parameters, as the Dart client does), e.g. <c>Details = { ["username"] = "alice" }</c>.
+    /// </summary>
+    public IDictionary<string, string> Details => _details;
+
+    /// <summary>Extra HTTP headers of the upgrade request (e.g. <c>Authorization</c>).</summary>
+    public IDictionary<string, string> Headers => _headers;
+
+    /// <summary>Subprotocols to offer, in order of preference.</summary>
+    public IList<string> SubProtocols => _subProtocols;
+
+    /// <summary>Time a connection attempt may take, name resolution and handshake included. Default 10 s.</summary>
+    public TimeSpan ConnectTimeout
+    {
+        get => _connectTimeout;
+        set => _connectTimeout = RequirePositive(value);
+    }
+
+    /// <summary>How long <see cref="LocalWebSocketClient.DisconnectAsync"/> waits for the server's close frame. Default 2 s.</summary>
+    public TimeSpan CloseTimeout
+    {
+        get => _closeTimeout;
+        set => _closeTimeout = RequirePositive(value);
+    }
+
+    /// <summary>How often the client pings the server; zero turns pings off. Default 30 s.</summary>
+    public TimeSpan KeepAliveInterval
+    {
+        get => _keepAliveInterval;
+        set
+        {
+            if (value < TimeSpan.Zero && value != Timeout.InfiniteTimeSpan)
+            {
+                throw new ArgumentOutOfRangeException(nameof(value), value, "Must be zero, positive, or Timeout.InfiniteTimeSpan.");
+            }
+
+            _keepAliveInterval = value;
+        }
+    }
+
+    /// <summary>
+    /// How long the client waits for a pong before it drops a connection whose peer vanished;
+    /// <see cref="Timeout.InfiniteTimeSpan"/> pings without expecting pongs. Default 30 s.
+    /// </summary>
+    public TimeSpan KeepAliveTimeout
+    {
+        get => _keepAliveTimeout;
+        set => _keepAliveTimeout = value == Timeout.InfiniteTimeSpan ? value : RequirePositive(value);
+    }
+
+    /// <summary>Largest message accepted from the server; larger closes the connection with 1009. Default 16 MiB.</summary>
+    public int MaxMessageSize
+    {
+        get => _maxMessageSize;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            _maxMessageSize = value;
+        }
+    }
+
+    /// <summary>Items buffered for each reader of the client's streams; a reader that falls further behind loses its oldest items. Default 1024.</summary>
+    public int StreamBufferCapacity
+    {
+        get => _streamBufferCapacity;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            _streamBufferCapacity = value;
+        }
+    }
+
+    /// <summary>A checked copy the client keeps.</summary>
+    /// <exception cref="ArgumentException">A header name or value, or a subprotocol, is not valid HTTP.</exception>
+    internal LocalWebSocketClientOptions Snapshot()
+    {
+        foreach (var (name, value) in _headers)
+        {
+            if (!IsToken(name) || value.AsSpan().ContainsAny('\r', '\n', '\0'))
+            {
+                throw new ArgumentException($"Header '{name}' is not a valid HTTP header.", nameof(Headers));
+            }
+        }
+
+        foreach (var protocol in _subProtocols)
+        {
+            if (!IsToken(protocol))
+            {
+                throw new ArgumentException($"'{protocol}' is not a valid subprotocol name.", nameof(SubProtocols));
+            }
+        }
+
+        var clone = (LocalWebSocketClientOptions)MemberwiseClone();
+        clone._details = new(_details, StringComparer.Ordinal);
+        clone._headers = new(_headers, StringComparer.OrdinalIgnoreCase);
+        clone._subProtocols = [.. _subProtocols];
+        return clone;
+    }
+
+    private static bool IsToken(string value) =>
+        value.Length > 0 && value.All(c => char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c, StringComparison.Ordinal));
+
+    private static TimeSpan RequirePositive(TimeSpan value)
+    {
+        if (value <= TimeSpan.Zero || value == Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(value), value, "Must be a positive, finite time.");
+        }
+
+        return value;
+    }
+}

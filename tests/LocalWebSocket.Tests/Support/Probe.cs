@@ -1,0 +1,55 @@
+using System.Collections.Concurrent;
+
+namespace LocalWebSocket.Tests.Support;
+
+/// <summary>Collects items pushed from events and lets a test await a condition on them, with a timeout.</summary>
+internal sealed class Probe<T>
+{
+    private readonly ConcurrentQueue<T> _items = new();
+    private readonly List<(Func<IReadOnlyList<T>, bool> Condition, TaskCompletionSource Signal)> _waiters = [];
+    private readonly Lock _gate = new();
+
+    public IReadOnlyList<T> Items => [.. _items];
+
+    public void Add(T item)
+    {
+        _items.Enqueue(item);
+        Check();
+    }
+
+    /// <summary>Completes when <paramref name="condition"/> holds on the items seen so far.</summary>
+    public Task WaitUntilAsync(Func<IReadOnlyList<T>, bool> condition)
+    {
+        var signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_gate)
+        {
+            _waiters.Add((condition, signal));
+        }
+
+        Check();
+        return signal.Task.WaitAsync(TestServers.Timeout);
+    }
+
+    /// <summary>Completes when at least <paramref name="count"/> items arrived; returns them.</summary>
+    public async Task<IReadOnlyList<T>> WaitForCountAsync(int count)
+    {
+        await WaitUntilAsync(items => items.Count >= count);
+        return Items;
+    }
+
+    private void Check()
+    {
+        var items = Items;
+        lock (_gate)
+        {
+            for (var i = _waiters.Count - 1; i >= 0; i--)
+            {
+                if (_waiters[i].Condition(items))
+                {
+                    _waiters[i].Signal.TrySetResult();
+                    _waiters.RemoveAt(i);
+                }
+            }
+        }
+    }
+}
