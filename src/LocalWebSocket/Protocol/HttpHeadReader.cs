@@ -34,14 +34,18 @@ internal static class HttpHeadReader
                 }
 
                 var searchFrom = Math.Max(0, filled - 3);
+                var checkFrom = filled;
                 filled += read;
                 var end = buffer.AsSpan(searchFrom, filled - searchFrom).IndexOf("\r\n\r\n"u8);
+                var headLength = end < 0 ? filled : searchFrom + end + 4;
+
+                // Only the head's own bytes: what follows it (a body, frames) may hold any bytes.
+                RejectBareLineFeeds(buffer.AsSpan(0, headLength), checkFrom);
                 if (end < 0)
                 {
                     continue;
                 }
 
-                var headLength = searchFrom + end + 4;
                 var head = buffer.AsSpan(0, headLength);
                 var parsed = isRequest
                     ? HttpHead.ParseRequest(head, maxHeaderCount)
@@ -53,6 +57,31 @@ internal static class HttpHeadReader
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// Refuses a line feed without its carriage return as soon as it arrives: waiting for a CRLF CRLF that a
+    /// LF-only client never sends would turn a 400 into a time-out.
+    /// </summary>
+    private static void RejectBareLineFeeds(ReadOnlySpan<byte> data, int from)
+    {
+        var index = from;
+        while (true)
+        {
+            var next = data[index..].IndexOf((byte)'\n');
+            if (next < 0)
+            {
+                return;
+            }
+
+            index += next;
+            if (index == 0 || data[index - 1] != (byte)'\r')
+            {
+                throw new HttpParseException(400, "Lines must end with CRLF.");
+            }
+
+            index++;
         }
     }
 }

@@ -71,7 +71,8 @@ public sealed partial class ConnectedClient
                 return false;
             }
 
-            if (_sendQueue.Count >= _options.SendQueueCapacity || _queuedBytes + message.Length > _options.SendQueueMaxBytes)
+            if (_sendQueue.Count > 0
+                && (_sendQueue.Count >= _options.SendQueueCapacity || _queuedBytes + message.Length > _options.SendQueueMaxBytes))
             {
                 switch (_options.SendQueueFullMode)
                 {

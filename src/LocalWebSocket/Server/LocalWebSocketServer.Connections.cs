@@ -241,26 +241,21 @@ public sealed partial class LocalWebSocketServer
         return client;
     }
 
+    /// <summary>The server's most preferred subprotocol among those the client offers.</summary>
     private string? NegotiateSubProtocol(HttpHead head)
     {
-        if (_options.SubProtocols.Count == 0)
+        foreach (var supported in _options.SubProtocols)
         {
-            return null;
-        }
-
-        foreach (var offered in head.Headers)
-        {
-            if (!string.Equals(offered.Key, "Sec-WebSocket-Protocol", StringComparison.OrdinalIgnoreCase))
+            foreach (var offered in head.Headers)
             {
-                continue;
-            }
-
-            foreach (var range in offered.Value.AsSpan().Split(','))
-            {
-                var name = offered.Value.AsSpan(range).Trim(" \t");
-                foreach (var supported in _options.SubProtocols)
+                if (!string.Equals(offered.Key, "Sec-WebSocket-Protocol", StringComparison.OrdinalIgnoreCase))
                 {
-                    if (name.SequenceEqual(supported))
+                    continue;
+                }
+
+                foreach (var range in offered.Value.AsSpan().Split(','))
+                {
+                    if (offered.Value.AsSpan(range).Trim(" \t").SequenceEqual(supported))
                     {
                         return supported;
                     }

@@ -43,6 +43,7 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
     private CancellationTokenSource? _stopping;
     private Task? _acceptLoop;
     private bool _disposed;
+    private int _lastPort;
 
     /// <summary>Creates a server; nothing listens until <see cref="StartAsync"/>.</summary>
     /// <param name="options">Settings; copied, so later changes to the object do not affect this server.</param>
@@ -201,14 +202,8 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
                     listener.DualMode = true;
                 }
 
-                // Lets a restart bind the port at once while old connections sit in TIME_WAIT. Not on
-                // Windows, where the same option would let another process take over the port.
-                if (!OperatingSystem.IsWindows())
-                {
-                    listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-                }
-
-                listener.Bind(new IPEndPoint(address, _options.Port));
+                AllowRebindDuringTimeWait(listener);
+                BindPreferringLastPort(listener, address);
                 listener.Listen(_options.ListenBacklog);
             }
             catch
@@ -218,6 +213,7 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
             }
 
             _localEndPoint = (IPEndPoint)listener.LocalEndPoint!;
+            _lastPort = _localEndPoint.Port;
             _stopping = new CancellationTokenSource();
             lock (_clientsGate)
             {
@@ -401,6 +397,46 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
 
         await client.DisconnectAsync(closeStatus, reason, cancellationToken).ConfigureAwait(false);
         return true;
+    }
+
+    /// <summary>
+    /// Sets SO_REUSEADDR itself, so that a restart binds the port at once while old connections sit in
+    /// TIME_WAIT. <see cref="SocketOptionName.ReuseAddress"/> is not used: on Linux .NET maps it to
+    /// SO_REUSEPORT as well, which would let two servers share a port. Windows needs nothing (there the
+    /// option would let another process take the port over).
+    /// </summary>
+    private static void AllowRebindDuringTimeWait(Socket listener)
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            listener.SetRawSocketOption(1 /* SOL_SOCKET */, 2 /* SO_REUSEADDR */, BitConverter.GetBytes(1));
+        }
+        else if (OperatingSystem.IsMacOS() || OperatingSystem.IsIOS() || OperatingSystem.IsFreeBSD())
+        {
+            listener.SetRawSocketOption(0xFFFF /* SOL_SOCKET */, 4 /* SO_REUSEADDR */, BitConverter.GetBytes(1));
+        }
+    }
+
+    /// <summary>
+    /// Port 0 picks a free port the first time; a restart of the same server takes the same port again when
+    /// it is free, so clients find it at the URL they knew.
+    /// </summary>
+    private void BindPreferringLastPort(Socket listener, IPAddress address)
+    {
+        if (_options.Port == 0 && _lastPort != 0)
+        {
+            try
+            {
+                listener.Bind(new IPEndPoint(address, _lastPort));
+                return;
+            }
+            catch (SocketException)
+            {
+                // Taken meanwhile: any free port will do.
+            }
+        }
+
+        listener.Bind(new IPEndPoint(address, _options.Port));
     }
 
     private static byte[] Serialize(JsonObject details) => System.Text.Encoding.UTF8.GetBytes(details.ToJsonString());

@@ -21,8 +21,8 @@ public sealed class LocalWebSocketServerOptions
     private int _maxConnections = 10_000;
     private TimeSpan _keepAliveInterval = TimeSpan.FromSeconds(30);
     private TimeSpan _keepAliveTimeout = TimeSpan.FromSeconds(30);
-    private int _sendQueueCapacity = 1024;
-    private long _sendQueueMaxBytes = 32L * 1024 * 1024;
+    private int _sendQueueCapacity = 8192;
+    private long _sendQueueMaxBytes = 64L * 1024 * 1024;
     private SendQueueFullMode _sendQueueFullMode = SendQueueFullMode.Disconnect;
     private RoutingMode _routing = RoutingMode.Broadcast;
     private TimeSpan _closeTimeout = TimeSpan.FromSeconds(2);
@@ -165,7 +165,10 @@ public sealed class LocalWebSocketServerOptions
         set => _keepAliveTimeout = value == Timeout.InfiniteTimeSpan ? value : RequirePositive(value);
     }
 
-    /// <summary>Most messages waiting to be sent to one client. Default 1024.</summary>
+    /// <summary>
+    /// Most messages waiting to be sent to one client. A burst from a fast sender queues here; a client that
+    /// stays this far behind is a slow consumer. Default 8192.
+    /// </summary>
     public int SendQueueCapacity
     {
         get => _sendQueueCapacity;
@@ -176,7 +179,10 @@ public sealed class LocalWebSocketServerOptions
         }
     }
 
-    /// <summary>Most bytes waiting to be sent to one client. Default 32 MiB.</summary>
+    /// <summary>
+    /// Most payload bytes waiting to be sent to one client. A message always fits an empty queue, whatever
+    /// its size. Default 64 MiB.
+    /// </summary>
     public long SendQueueMaxBytes
     {
         get => _sendQueueMaxBytes;

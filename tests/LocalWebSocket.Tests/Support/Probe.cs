@@ -27,7 +27,21 @@ internal sealed class Probe<T>
         }
 
         Check();
-        return signal.Task.WaitAsync(TestServers.Timeout);
+        return WaitAsync(signal.Task);
+    }
+
+    private async Task WaitAsync(Task signal)
+    {
+        try
+        {
+            await signal.WaitAsync(TestServers.Timeout);
+        }
+        catch (TimeoutException)
+        {
+            var items = Items;
+            throw new TimeoutException(
+                $"The awaited condition did not hold within {TestServers.Timeout.TotalSeconds} s; {items.Count} items seen, the last: {(items.Count > 0 ? items[^1] : "none")}.");
+        }
     }
 
     /// <summary>Completes when at least <paramref name="count"/> items arrived; returns them.</summary>

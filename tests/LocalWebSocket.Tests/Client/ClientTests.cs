@@ -1,0 +1,251 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Net.WebSockets;
+using System.Text.Json.Serialization;
+using LocalWebSocket.Client;
+using LocalWebSocket.Server;
+using LocalWebSocket.Tests.Support;
+
+namespace LocalWebSocket.Tests.Client;
+
+public sealed partial class ClientTests
+{
+    internal sealed record Move(string Player, int X, int Y);
+
+    [JsonSerializable(typeof(Move))]
+    internal sealed partial class TestJsonContext : JsonSerializerContext;
+
+    [Fact]
+    public async Task Details_are_merged_over_the_url_query_and_form_encoded()
+    {
+        await using var server = await TestServers.StartAsync();
+        var joined = new Probe<ConnectedClient>();
+        server.ClientConnected += (_, e) => joined.Add(e.Client);
+        await using var client = new LocalWebSocketClient(new LocalWebSocketClientOptions
+        {
+            Details = { ["username"] = "Zoë D", ["room"] = "from details" },
+        });
+
+        await client.ConnectAsync($"ws://127.0.0.1:{server.Port}/ws?room=from+url&token=t%26k").Within();
+
+        var details = (await joined.WaitForCountAsync(1))[0].Details;
+        Assert.Equal("Zoë D", details["username"]);
+        Assert.Equal("from details", details["room"]);
+        Assert.Equal("t&k", details["token"]);
+        Assert.Contains("username=Zo%C3%AB+D", client.Url!.Query, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Text_bytes_and_json_round_trip_with_helpers()
+    {
+        await using var server = await TestServers.StartAsync(o => o.Routing = RoutingMode.Echo);
+        await using var client = new LocalWebSocketClient();
+        var readerReady = new TaskCompletionSource();
+        var reading = Task.Run(async () =>
+        {
+            var got = new List<WebSocketMessage>();
+            await using var e = client.Messages.GetAsyncEnumerator();
+            readerReady.SetResult();
+            while (got.Count < 4 && await e.MoveNextAsync())
+            {
+                got.Add(e.Current);
+            }
+
+            return got;
+        });
+        await readerReady.Task.Within();
+        await client.ConnectAsync(server.WebSocketUrl).Within();
+
+        await client.SendAsync("plain");
+        await client.SendAsync(new byte[] { 0, 255 }.AsMemory());
+        await client.SendJsonAsync(new Move("ann", 1, 2), TestJsonContext.Default.Move);
+        await client.SendAsync(WebSocketMessage.FromJson(new Move("bob", 3, 4), TestJsonContext.Default.Move));
+
+        var got = await reading.Within();
+        Assert.Equal("plain", got[0].Text);
+        Assert.Equal(new byte[] { 0, 255 }, got[1].ToArray());
+        Assert.Equal(new Move("ann", 1, 2), got[2].ReadJson(TestJsonContext.Default.Move));
+        Assert.True(got[2].IsText);
+        Assert.Equal(new Move("bob", 3, 4), got[3].ReadJson(TestJsonContext.Default.Move));
+    }
+
+    [Fact]
+    public async Task State_is_a_value_and_a_stream_and_disconnect_closes_with_1000()
+    {
+        await using var server = await TestServers.StartAsync();
+        var left = new Probe<ClientDisconnectedEventArgs>();
+        server.ClientDisconnected += (_, e) => left.Add(e);
+        await using var client = new LocalWebSocketClient();
+        var changes = new Probe<ConnectionState>();
+        client.StateChanged += (_, e) => changes.Add(e.State);
+        Assert.Equal(ConnectionState.Disconnected, client.State);
+
+        await client.ConnectAsync(server.WebSocketUrl).Within();
+        Assert.Equal(ConnectionState.Connected, client.State);
+        await client.DisconnectAsync().Within();
+
+        await changes.WaitForCountAsync(4);
+        Assert.Equal([ConnectionState.Connecting, ConnectionState.Connected, ConnectionState.Disconnecting, ConnectionState.Disconnected], changes.Items);
+        Assert.Equal(WebSocketCloseStatus.NormalClosure, (await left.WaitForCountAsync(1))[0].CloseStatus);
+        var notConnected = await Assert.ThrowsAsync<LocalWebSocketException>(() => client.SendAsync("late").AsTask());
+        Assert.Equal(LocalWebSocketErrorCode.NotConnected, notConnected.Code);
+    }
+
+    [Fact]
+    public async Task Connection_refused_is_connection_failed()
+    {
+        using var reserved = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        reserved.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        var port = ((IPEndPoint)reserved.LocalEndPoint!).Port;
+        await using var client = new LocalWebSocketClient();
+        var states = new Probe<ConnectionStateChangedEventArgs>();
+        client.StateChanged += (_, e) => states.Add(e);
+
+        var error = await Assert.ThrowsAsync<LocalWebSocketException>(() => client.ConnectAsync($"ws://127.0.0.1:{port}/ws"));
+
+        Assert.Equal(LocalWebSocketErrorCode.ConnectionFailed, error.Code);
+        Assert.IsType<SocketException>(error.InnerException);
+        Assert.Equal(ConnectionState.Disconnected, client.State);
+        Assert.Equal(LocalWebSocketErrorCode.ConnectionFailed, (await states.WaitForCountAsync(2))[1].Error!.Code);
+    }
+
+    [Fact]
+    public async Task A_server_that_never_answers_hits_the_connect_timeout()
+    {
+        await using var silent = new CannedHttpServer(response: null);
+        await using var client = new LocalWebSocketClient(new LocalWebSocketClientOptions { ConnectTimeout = TimeSpan.FromMilliseconds(400) });
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+
+        var error = await Assert.ThrowsAsync<LocalWebSocketException>(() => client.ConnectAsync(silent.Url));
+
+        Assert.Equal(LocalWebSocketErrorCode.ConnectTimeout, error.Code);
+        Assert.InRange(watch.Elapsed, TimeSpan.FromMilliseconds(300), TimeSpan.FromSeconds(5));
+        Assert.Equal(ConnectionState.Disconnected, client.State);
+    }
+
+    [Fact]
+    public async Task Caller_cancellation_is_an_operation_canceled_exception()
+    {
+        await using var silent = new CannedHttpServer(response: null);
+        await using var client = new LocalWebSocketClient();
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => client.ConnectAsync(silent.Url, cancel.Token));
+        Assert.Equal(ConnectionState.Disconnected, client.State);
+    }
+
+    [Theory]
+    [InlineData(401, "Missing token parameter")]
+    [InlineData(403, "Invalid token")]
+    public async Task Authentication_refusals_carry_the_status_and_the_servers_reason(int status, string reason)
+    {
+        var body = $$$"""{"error":{"code":"AUTHENTICATION_FAILED","message":"{{{reason}}}","statusCode":{{{status}}}}}""";
+        await using var refusing = new CannedHttpServer(
+            $"HTTP/1.1 {status} Refused\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: {body.Length}\r\n\r\n{body}");
+        await using var client = new LocalWebSocketClient();
+
+        var error = await Assert.ThrowsAsync<LocalWebSocketException>(() => client.ConnectAsync(refusing.Url));
+
+        Assert.Equal(LocalWebSocketErrorCode.AuthenticationFailed, error.Code);
+        Assert.Equal(status, error.StatusCode);
+        Assert.Equal(reason, error.Message);
+    }
+
+    [Fact]
+    public async Task A_chunked_refusal_body_is_read_too()
+    {
+        const string body = """{"error":{"code":"AUTHENTICATION_FAILED","message":"Access denied","statusCode":403}}""";
+        await using var refusing = new CannedHttpServer(
+            $"HTTP/1.1 403 Forbidden\r\ntransfer-encoding: chunked\r\n\r\n{body.Length:x}\r\n{body}\r\n0\r\n\r\n");
+        await using var client = new LocalWebSocketClient();
+
+        var error = await Assert.ThrowsAsync<LocalWebSocketException>(() => client.ConnectAsync(refusing.Url));
+
+        Assert.Equal("Access denied", error.Message);
+    }
+
+    [Fact]
+    public async Task Other_statuses_and_bad_upgrades_are_handshake_failures()
+    {
+        await using var server = await TestServers.StartAsync();
+        await using var client = new LocalWebSocketClient();
+        var notFound = await Assert.ThrowsAsync<LocalWebSocketException>(() => client.ConnectAsync($"ws://127.0.0.1:{server.Port}/nope"));
+        Assert.Equal(LocalWebSocketErrorCode.HandshakeFailed, notFound.Code);
+        Assert.Equal(404, notFound.StatusCode);
+
+        await using var wrongAccept = new CannedHttpServer(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: bm9wZQ==\r\n\r\n");
+        var badAccept = await Assert.ThrowsAsync<LocalWebSocketException>(() => client.ConnectAsync(wrongAccept.Url));
+        Assert.Equal(LocalWebSocketErrorCode.HandshakeFailed, badAccept.Code);
+
+        await using var garbage = new CannedHttpServer("SSH-2.0-OpenSSH_9.2\r\n\r\n");
+        var notHttp = await Assert.ThrowsAsync<LocalWebSocketException>(() => client.ConnectAsync(garbage.Url));
+        Assert.Equal(LocalWebSocketErrorCode.HandshakeFailed, notHttp.Code);
+    }
+
+    [Theory]
+    [InlineData(1008)]
+    [InlineData(3000)]
+    public async Task A_validation_close_surfaces_as_validation_failed(int code)
+    {
+        await using var server = await TestServers.StartAsync();
+        server.ClientConnected += (_, e) => _ = e.Client.DisconnectAsync((WebSocketCloseStatus)code, "Client validation failed");
+        await using var client = new LocalWebSocketClient();
+        var states = new Probe<ConnectionStateChangedEventArgs>();
+        client.StateChanged += (_, e) => states.Add(e);
+
+        await client.ConnectAsync(server.WebSocketUrl).Within();
+
+        await states.WaitUntilAsync(s => s[^1].State == ConnectionState.Disconnected);
+        var closed = states.Items[^1];
+        Assert.Equal(LocalWebSocketErrorCode.ValidationFailed, closed.Error!.Code);
+        Assert.Equal("Client validation failed", closed.Error.Message);
+        Assert.Equal(code, (int)closed.CloseStatus!);
+    }
+
+    [Fact]
+    public async Task Only_ws_urls_are_accepted_and_connecting_twice_is_refused()
+    {
+        await using var server = await TestServers.StartAsync();
+        await using var client = new LocalWebSocketClient();
+
+        await Assert.ThrowsAsync<ArgumentException>(() => client.ConnectAsync($"http://127.0.0.1:{server.Port}/ws"));
+        await client.ConnectAsync(server.WebSocketUrl).Within();
+        await Assert.ThrowsAsync<InvalidOperationException>(() => client.ConnectAsync(server.WebSocketUrl));
+        Assert.Throws<ArgumentException>(() => new LocalWebSocketClient(new LocalWebSocketClientOptions { Headers = { ["Bad Header"] = "x" } }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new LocalWebSocketClientOptions { ConnectTimeout = TimeSpan.Zero });
+    }
+
+    [Fact]
+    public async Task Oversized_incoming_message_closes_with_1009_and_reports_it()
+    {
+        await using var server = await TestServers.StartAsync();
+        await using var client = new LocalWebSocketClient(new LocalWebSocketClientOptions { MaxMessageSize = 100 });
+        var states = new Probe<ConnectionStateChangedEventArgs>();
+        client.StateChanged += (_, e) => states.Add(e);
+        await client.ConnectAsync(server.WebSocketUrl).Within();
+
+        server.SendToAll(WebSocketMessage.FromBytes(new byte[101]));
+
+        await states.WaitUntilAsync(s => s[^1].State == ConnectionState.Disconnected);
+        Assert.Equal(LocalWebSocketErrorCode.MessageTooLarge, states.Items[^1].Error!.Code);
+    }
+
+    [Fact]
+    public async Task Server_vanishing_without_a_close_is_reported_as_a_broken_connection()
+    {
+        await using var server = await TestServers.StartAsync();
+        var joined = new Probe<ConnectedClient>();
+        server.ClientConnected += (_, e) => joined.Add(e.Client);
+        await using var client = new LocalWebSocketClient();
+        var states = new Probe<ConnectionStateChangedEventArgs>();
+        client.StateChanged += (_, e) => states.Add(e);
+        await client.ConnectAsync(server.WebSocketUrl).Within();
+
+        (await joined.WaitForCountAsync(1))[0].Abort();
+
+        await states.WaitUntilAsync(s => s[^1].State == ConnectionState.Disconnected);
+        Assert.Null(states.Items[^1].CloseStatus);
+        Assert.Equal(LocalWebSocketErrorCode.ConnectionFailed, states.Items[^1].Error!.Code);
+    }
+}
