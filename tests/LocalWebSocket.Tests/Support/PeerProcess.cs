@@ -1,0 +1,167 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace LocalWebSocket.Tests.Support;
+
+/// <summary>
+/// Runs the independent peers in <c>tests/peers</c> (Python websockets and autobahn from Debian, Node ws
+/// from npm), which <c>./test.sh</c> installs. Every peer process is bounded in time and killed with its test.
+/// </summary>
+internal sealed class PeerProcess : IAsyncDisposable
+{
+    /// <summary>Debian's Python, which sees python3-websockets and python3-autobahn (the pyenv one on PATH does not).</summary>
+    public const string Python = "/usr/bin/python3";
+
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+    private readonly StringBuilder _errors = new();
+    private readonly Probe<string> _lines = new();
+
+    private PeerProcess(Process process)
+    {
+        _process = process;
+        _process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is null)
+            {
+                return;
+            }
+
+            lock (_output)
+            {
+                _output.AppendLine(e.Data);
+            }
+
+            _lines.Add(e.Data);
+        };
+        _process.ErrorDataReceived += (_, e) =>
+        {
+            lock (_errors)
+            {
+                _errors.AppendLine(e.Data);
+            }
+        };
+    }
+
+    public static string PeersDirectory { get; } = FindPeersDirectory();
+
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    public string Errors
+    {
+        get
+        {
+            lock (_errors)
+            {
+                return _errors.ToString();
+            }
+        }
+    }
+
+    public static PeerProcess Start(string program, params string[] arguments)
+    {
+        if (program == Python && !File.Exists(Python))
+        {
+            throw new InvalidOperationException($"{Python} is missing: run ./test.sh, which installs the test peers.");
+        }
+
+        if (program == "node" && !Directory.Exists(Path.Combine(PeersDirectory, "node_modules", "ws")))
+        {
+            throw new InvalidOperationException("npm package ws is missing in tests/peers: run ./test.sh, which installs it.");
+        }
+
+        var info = new ProcessStartInfo(program)
+        {
+            WorkingDirectory = PeersDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        var process = new Process { StartInfo = info };
+        var peer = new PeerProcess(process);
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return peer;
+    }
+
+    /// <summary>Runs a peer to its end (at most the test timeout) and returns its exit code.</summary>
+    public static async Task<(int ExitCode, string Output, string Errors)> RunAsync(string program, params string[] arguments)
+    {
+        await using var peer = Start(program, arguments);
+        var exitCode = await peer.WaitForExitAsync();
+        return (exitCode, peer.Output, peer.Errors);
+    }
+
+    public async Task<int> WaitForExitAsync()
+    {
+        try
+        {
+            await _process.WaitForExitAsync().WaitAsync(TestServers.Timeout * 2);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"Peer did not finish. Output:\n{Output}\nErrors:\n{Errors}");
+        }
+
+        return _process.ExitCode;
+    }
+
+    /// <summary>Waits for a line starting with <paramref name="prefix"/> and returns it.</summary>
+    public async Task<string> WaitForLineAsync(string prefix)
+    {
+        try
+        {
+            await _lines.WaitUntilAsync(lines => lines.Any(l => l.StartsWith(prefix, StringComparison.Ordinal)));
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"Peer never printed '{prefix}'. Output:\n{Output}\nErrors:\n{Errors}");
+        }
+
+        return _lines.Items.First(l => l.StartsWith(prefix, StringComparison.Ordinal));
+    }
+
+    /// <summary>Every line starting with <paramref name="prefix"/> so far.</summary>
+    public IReadOnlyList<string> LinesStartingWith(string prefix) =>
+        _lines.Items.Where(l => l.StartsWith(prefix, StringComparison.Ordinal)).ToList();
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync().WaitAsync(TestServers.Timeout);
+        }
+
+        _process.Dispose();
+    }
+
+    private static string FindPeersDirectory()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            var candidate = Path.Combine(directory.FullName, "tests", "peers");
+            if (File.Exists(Path.Combine(directory.FullName, "LocalWebSocket.slnx")) && Directory.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        throw new InvalidOperationException("tests/peers not found above " + AppContext.BaseDirectory);
+    }
+}
