@@ -61,6 +61,27 @@ internal static class HttpResponses
         return response;
     }
 
+    /// <summary>
+    /// The refusal of a request that failed authentication, with the JSON body Dart <c>local_websocket</c>
+    /// servers send: <c>{"error":{"code":"AUTHENTICATION_FAILED","message":...,"statusCode":...}}</c>.
+    /// </summary>
+    public static byte[] AuthenticationFailed(int statusCode, string message)
+    {
+        using var body = new MemoryStream();
+        using (var json = new System.Text.Json.Utf8JsonWriter(body))
+        {
+            json.WriteStartObject();
+            json.WriteStartObject("error");
+            json.WriteString("code", "AUTHENTICATION_FAILED");
+            json.WriteString("message", message);
+            json.WriteNumber("statusCode", statusCode);
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+
+        return Error(statusCode, "application/json; charset=utf-8", Encoding.UTF8.GetString(body.ToArray()));
+    }
+
     /// <summary>A plain-text error response that closes the connection.</summary>
     public static byte[] PlainError(int statusCode, string message, string extraHeaders = "") =>
         Error(statusCode, "text/plain; charset=utf-8", message + "\n", extraHeaders);

@@ -208,6 +208,22 @@ public sealed partial class LocalWebSocketServer
         head.TryGetHeader("Sec-WebSocket-Key", out var key);
         var subProtocol = NegotiateSubProtocol(head);
         var details = QueryString.Parse(head.Query);
+        var remoteEndPoint = (IPEndPoint)socket.RemoteEndPoint!;
+
+        if (_options.RequestAuthenticator is { } authenticator)
+        {
+            var refusal = await AuthenticateAsync(authenticator, head, details, remoteEndPoint, cancellationToken).ConfigureAwait(false);
+            if (refusal is not null)
+            {
+                await RejectAsync(stream, socket, refusal, cancellationToken).ConfigureAwait(false);
+                return null;
+            }
+
+            foreach (var parameter in authenticator.CredentialParameters)
+            {
+                details.Remove(parameter);
+            }
+        }
 
         await stream.WriteAsync(HttpResponses.SwitchingProtocols(WebSocketHandshake.ComputeAccept(key!), subProtocol), cancellationToken)
             .ConfigureAwait(false);
@@ -226,7 +242,7 @@ public sealed partial class LocalWebSocketServer
             _options,
             Guid.CreateVersion7().ToString("N"),
             details.AsReadOnly(),
-            (IPEndPoint)socket.RemoteEndPoint!,
+            remoteEndPoint,
             DateTimeOffset.UtcNow,
             subProtocol,
             webSocket,
@@ -239,6 +255,36 @@ public sealed partial class LocalWebSocketServer
         }
 
         return client;
+    }
+
+    /// <summary>The error response of a denied request, or null when it may upgrade.</summary>
+    private async Task<byte[]?> AuthenticateAsync(
+        Security.IRequestAuthenticator authenticator,
+        HttpHead head,
+        Dictionary<string, string> query,
+        IPEndPoint remoteEndPoint,
+        CancellationToken cancellationToken)
+    {
+        Security.AuthenticationResult result;
+        try
+        {
+            var request = new Security.HandshakeRequest(head.Path, query.AsReadOnly(), head.Headers, remoteEndPoint);
+            result = await authenticator.AuthenticateAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+            Logger.LogError(exception, "The request authenticator threw; the request is denied.");
+            result = Security.AuthenticationResult.Deny(500, "Authentication failed");
+        }
+
+        if (result.Succeeded)
+        {
+            return null;
+        }
+
+        Counters.CountAuthenticationFailure();
+        Logger.LogInformation("Request from {RemoteEndPoint} denied: {Status} {Reason}.", remoteEndPoint, result.StatusCode, result.Reason);
+        return HttpResponses.AuthenticationFailed(result.StatusCode, result.Reason ?? "Authentication failed");
     }
 
     /// <summary>The server's most preferred subprotocol among those the client offers.</summary>

@@ -229,6 +229,12 @@ public sealed class LocalWebSocketServerOptions
         }
     }
 
+    /// <summary>
+    /// Checks every WebSocket request before the upgrade (tokens, headers, addresses); null (the default)
+    /// lets every request in. See <see cref="Security.QueryTokenAuthenticator"/>.
+    /// </summary>
+    public Security.IRequestAuthenticator? RequestAuthenticator { get; set; }
+
     /// <summary>The listen backlog: connections the OS queues before they are accepted. Default 512.</summary>
     public int ListenBacklog
     {

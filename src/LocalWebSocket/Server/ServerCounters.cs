@@ -7,6 +7,7 @@ internal sealed class ServerCounters
     private long _clientsJoined;
     private long _requestsRejected;
     private long _handshakeTimeouts;
+    private long _authenticationFailures;
     private long _detailsRequests;
     private long _messagesReceived;
     private long _bytesReceived;
@@ -24,6 +25,8 @@ internal sealed class ServerCounters
     public void CountRejected() => Interlocked.Increment(ref _requestsRejected);
 
     public void CountHandshakeTimeout() => Interlocked.Increment(ref _handshakeTimeouts);
+
+    public void CountAuthenticationFailure() => Interlocked.Increment(ref _authenticationFailures);
 
     public void CountDetailsRequest() => Interlocked.Increment(ref _detailsRequests);
 
@@ -54,6 +57,7 @@ internal sealed class ServerCounters
         ClientsConnected = clientsConnected,
         RequestsRejected = Interlocked.Read(ref _requestsRejected),
         HandshakeTimeouts = Interlocked.Read(ref _handshakeTimeouts),
+        AuthenticationFailures = Interlocked.Read(ref _authenticationFailures),
         DetailsRequests = Interlocked.Read(ref _detailsRequests),
         MessagesReceived = Interlocked.Read(ref _messagesReceived),
         BytesReceived = Interlocked.Read(ref _bytesReceived),

@@ -18,6 +18,9 @@ public sealed record ServerStatistics
     /// <summary>Connections closed because their request head did not arrive within the handshake timeout.</summary>
     public long HandshakeTimeouts { get; init; }
 
+    /// <summary>WebSocket requests the request authenticator denied (401, 403...).</summary>
+    public long AuthenticationFailures { get; init; }
+
     /// <summary>Details documents served (<c>GET /</c> and <c>HEAD /</c>).</summary>
     public long DetailsRequests { get; init; }
 
