@@ -1,0 +1,188 @@
+using System.Text.Json.Nodes;
+using LocalWebSocket.Client;
+using LocalWebSocket.Server;
+
+namespace LocalWebSocket.Cli;
+
+/// <summary>
+/// <c>lws demo</c>: a server on loopback and two clients with details exchanging text, JSON and binary in
+/// broadcast mode, with the details document read over HTTP. Every step waits for its signal with a
+/// time limit, so the demo either shows everything working or says what did not.
+/// </summary>
+internal static class DemoCommand
+{
+    private static readonly TimeSpan StepTimeout = TimeSpan.FromSeconds(10);
+
+    public static async Task<int> RunAsync(string[] args, TextWriter output, CancellationToken stop)
+    {
+        var line = CommandLine.Parse(args, [], []);
+        if (line.Positional.Count > 0)
+        {
+            throw new UsageException("demo takes no arguments.");
+        }
+
+        var log = new Transcript(output);
+        try
+        {
+            await RunStepsAsync(log, stop);
+            log.Line("demo", "done: everything above worked");
+            return 0;
+        }
+        catch (Exception exception) when (exception is TimeoutException or InvalidOperationException or LocalWebSocketException)
+        {
+            log.Line("demo", $"FAILED: {exception.Message}");
+            return 1;
+        }
+    }
+
+    private static async Task RunStepsAsync(Transcript log, CancellationToken stop)
+    {
+        var options = new LocalWebSocketServerOptions
+        {
+            Host = "127.0.0.1",
+            Port = 0,
+            Routing = RoutingMode.Broadcast,
+            Details = new JsonObject { ["name"] = "LocalWebSocket demo", ["room"] = "lobby", ["maxPlayers"] = 4 },
+        };
+        await using var server = new LocalWebSocketServer(options);
+        server.ClientConnected += (_, e) => log.Line("server", $"+ client {Short(e.Client.Id)} joined with details {Transcript.Describe(e.Client.Details)}");
+        server.ClientDisconnected += (_, e) => log.Line("server", $"- client {Short(e.Client.Id)} left ({(int?)e.CloseStatus} {e.CloseDescription})");
+        server.MessageReceived += (_, e) => log.Line("server", $"relayed from {e.Client.Details["username"]}: {Transcript.Describe(e.Message)}");
+        await server.StartAsync(stop);
+        log.Line("server", $"listening at {server.WebSocketUrl} (broadcast mode: a message goes to every other client)");
+
+        using (var http = new HttpClient { Timeout = StepTimeout })
+        {
+            using var response = await http.GetAsync(server.Address, stop);
+            var body = await response.Content.ReadAsStringAsync(stop);
+            log.Line("http", $"GET {server.Address} -> {(int)response.StatusCode}, Server: {string.Join(",", response.Headers.GetValues("Server"))}");
+            log.Line("http", $"details document: {body}");
+        }
+
+        await using var alice = await ConnectAsync("alice", "laptop", server, log, stop);
+        await using var bob = await ConnectAsync("bob", "phone", server, log, stop);
+        await WaitForClientsAsync(server, 2, stop);
+        log.Line("server", $"clients now: {string.Join(", ", server.Clients.Select(c => c.Details["username"]))}");
+
+        var bobInbox = new Inbox(bob.Client, "bob", log);
+        var aliceInbox = new Inbox(alice.Client, "alice", log);
+
+        await Say(log, "alice", "text \"Hello Bob!\"", () => alice.Client.SendAsync("Hello Bob!", stop));
+        Expect((await bobInbox.ReadAsync(stop)).Text == "Hello Bob!", "bob got alice's text");
+
+        var chat = new JsonObject { ["type"] = "chat", ["from"] = "bob", ["text"] = "Hi Alice, JSON here", ["at"] = 42 };
+        await Say(log, "bob", $"JSON {chat.ToJsonString()}", () => bob.Client.SendAsync(chat.ToJsonString(), stop));
+        var json = JsonNode.Parse((await aliceInbox.ReadAsync(stop)).Text)!;
+        Expect((string?)json["text"] == "Hi Alice, JSON here", "alice got bob's JSON");
+        log.Line("alice", $"  decoded JSON field text = \"{(string?)json["text"]}\"");
+
+        byte[] bytes = [0xCA, 0xFE, 0xBA, 0xBE, 0x00, 0x01];
+        await Say(log, "alice", $"binary {Convert.ToHexString(bytes)}", () => alice.Client.SendAsync(bytes.AsMemory(), stop));
+        var binary = await bobInbox.ReadAsync(stop);
+        Expect(binary.IsBinary && binary.Data.Span.SequenceEqual(bytes), "bob got alice's bytes as binary");
+
+        var announced = server.SendToAll("Server says: thanks for playing");
+        log.Line("server", $"announcement queued for {announced} clients");
+        Expect((await aliceInbox.ReadAsync(stop)).Text.StartsWith("Server says", StringComparison.Ordinal), "alice got the announcement");
+        Expect((await bobInbox.ReadAsync(stop)).Text.StartsWith("Server says", StringComparison.Ordinal), "bob got the announcement");
+        Expect(aliceInbox.Count == 0, "alice never got her own messages back (broadcast mode)");
+
+        await alice.Client.DisconnectAsync(stop);
+        await bob.Client.DisconnectAsync(stop);
+        await WaitForClientsAsync(server, 0, stop);
+        await server.StopAsync(stop);
+        var stats = server.GetStatistics();
+        log.Line("server", $"stopped: {stats.ClientsJoined} clients, {stats.MessagesReceived} messages received, {stats.MessagesSent} delivered");
+    }
+
+    private sealed record DemoClient(LocalWebSocketClient Client) : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync() => Client.DisposeAsync();
+    }
+
+    private static async Task<DemoClient> ConnectAsync(string username, string device, LocalWebSocketServer server, Transcript log, CancellationToken stop)
+    {
+        var client = new LocalWebSocketClient(new LocalWebSocketClientOptions
+        {
+            Details = { ["username"] = username, ["device"] = device },
+            ConnectTimeout = StepTimeout,
+        });
+        await client.ConnectAsync(server.WebSocketUrl, stop);
+        log.Line(username, $"connected to {client.Url}");
+        return new DemoClient(client);
+    }
+
+    private static async Task Say(Transcript log, string who, string what, Func<ValueTask> send)
+    {
+        log.Line(who, $"sends {what}");
+        await send();
+    }
+
+    private static void Expect(bool condition, string what)
+    {
+        if (!condition)
+        {
+            throw new InvalidOperationException($"expected: {what}");
+        }
+    }
+
+    private static async Task WaitForClientsAsync(LocalWebSocketServer server, int count, CancellationToken stop)
+    {
+        var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        EventHandler<ClientsChangedEventArgs> onChange = (_, e) =>
+        {
+            if (e.Clients.Count == count)
+            {
+                reached.TrySetResult();
+            }
+        };
+        server.ClientsChanged += onChange;
+        try
+        {
+            if (server.Clients.Count == count)
+            {
+                return;
+            }
+
+            await reached.Task.WaitAsync(StepTimeout, stop);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"the server did not reach {count} clients within {StepTimeout.TotalSeconds} s");
+        }
+        finally
+        {
+            server.ClientsChanged -= onChange;
+        }
+    }
+
+    private static string Short(string id) => id[^8..];
+}
+
+/// <summary>What one demo client receives, read in order with a time limit per message.</summary>
+internal sealed class Inbox
+{
+    private readonly System.Threading.Channels.Channel<WebSocketMessage> _messages =
+        System.Threading.Channels.Channel.CreateUnbounded<WebSocketMessage>();
+
+    public Inbox(LocalWebSocketClient client, string name, Transcript log) =>
+        client.MessageReceived += (_, message) =>
+        {
+            log.Line(name, $"received {Transcript.Describe(message)}");
+            _messages.Writer.TryWrite(message);
+        };
+
+    public int Count => _messages.Reader.Count;
+
+    public async Task<WebSocketMessage> ReadAsync(CancellationToken stop)
+    {
+        try
+        {
+            return await _messages.Reader.ReadAsync(stop).AsTask().WaitAsync(TimeSpan.FromSeconds(10), stop);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException("no message arrived within 10 s");
+        }
+    }
+}

@@ -1,0 +1,77 @@
+namespace LocalWebSocket.Cli;
+
+/// <summary>The <c>lws</c> tool: serve, connect and demo.</summary>
+internal static class Lws
+{
+    public const string Usage = """
+        lws: local-network WebSockets (server, client, demo)
+
+        Usage:
+          lws serve [--host ADDR] [--port N] [--echo] [--detail key=value ...] [--token T ...] [--duration SECONDS]
+              Runs a server and logs connections and messages until Ctrl+C (or for SECONDS).
+              Defaults: --host 0.0.0.0 --port 8080, broadcast mode. --token requires ?token=T from clients.
+          lws connect URL [--detail key=value ...]
+              Connects to ws://host:port/ws; lines you type are sent, messages received are printed.
+              Ends at end of input or when the server closes.
+          lws demo
+              Starts a server on loopback, connects two clients and shows them talking.
+
+        Exit codes: 0 success, 1 failure, 2 wrong command line.
+        """;
+
+    /// <summary>Runs one command; <paramref name="cancellationToken"/> stops it as Ctrl+C does.</summary>
+    public static async Task<int> RunAsync(
+        string[] args, TextWriter output, TextWriter errors, TextReader input, CancellationToken cancellationToken = default)
+    {
+        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+        {
+            output.WriteLine(Usage);
+            return args.Length == 0 ? 2 : 0;
+        }
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            e.Cancel = true;
+            stop.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
+        using var onTerm = System.Runtime.InteropServices.PosixSignalRegistration.Create(
+            System.Runtime.InteropServices.PosixSignal.SIGTERM, context =>
+            {
+                context.Cancel = true;
+                stop.Cancel();
+            });
+        try
+        {
+            var rest = args.AsSpan(1).ToArray();
+            return args[0] switch
+            {
+                "serve" => await ServeCommand.RunAsync(rest, output, stop.Token),
+                "connect" => await ConnectCommand.RunAsync(rest, output, input, stop.Token),
+                "demo" => await DemoCommand.RunAsync(rest, output, stop.Token),
+                _ => throw new UsageException($"Unknown command '{args[0]}'."),
+            };
+        }
+        catch (UsageException exception)
+        {
+            errors.WriteLine($"lws: {exception.Message}");
+            errors.WriteLine("Run 'lws --help' for usage.");
+            return 2;
+        }
+        catch (LocalWebSocketException exception)
+        {
+            errors.WriteLine($"lws: {exception.Code}: {exception.Message}{(exception.StatusCode is { } status ? $" (HTTP {status})" : "")}");
+            return 1;
+        }
+        catch (System.Net.Sockets.SocketException exception)
+        {
+            errors.WriteLine($"lws: {exception.Message}");
+            return 1;
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+}

@@ -1,0 +1,70 @@
+using System.Text.Json.Nodes;
+using LocalWebSocket.Security;
+using LocalWebSocket.Server;
+
+namespace LocalWebSocket.Cli;
+
+/// <summary><c>lws serve</c>: a server that logs what happens until it is stopped.</summary>
+internal static class ServeCommand
+{
+    public static async Task<int> RunAsync(string[] args, TextWriter output, CancellationToken stop)
+    {
+        var line = CommandLine.Parse(args, ["--host", "--port", "--detail", "--token", "--duration"], ["--echo"]);
+        if (line.Positional.Count > 0)
+        {
+            throw new UsageException($"serve takes no argument '{line.Positional[0]}'.");
+        }
+
+        var options = new LocalWebSocketServerOptions
+        {
+            Port = line.Int("--port", LocalWebSocketServerOptions.DefaultPort, 0, 65535),
+            Routing = line.Has("--echo") ? RoutingMode.Echo : RoutingMode.Broadcast,
+        };
+        try
+        {
+            options.Host = line.Last("--host") ?? options.Host;
+        }
+        catch (ArgumentException exception)
+        {
+            throw new UsageException($"--host: {exception.Message}");
+        }
+
+        var details = new JsonObject();
+        foreach (var (key, value) in line.Pairs("--detail"))
+        {
+            details[key] = value;
+        }
+
+        options.Details = details;
+        if (line.All("--token") is { Count: > 0 } tokens)
+        {
+            options.RequestAuthenticator = new QueryTokenAuthenticator(tokens);
+        }
+
+        var duration = line.Int("--duration", 0, 0, int.MaxValue / 1000);
+        using var lifetime = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        if (duration > 0)
+        {
+            lifetime.CancelAfter(TimeSpan.FromSeconds(duration));
+        }
+
+        var log = new Transcript(output);
+        await using var server = new LocalWebSocketServer(options);
+        server.ClientConnected += (_, e) =>
+            log.Line("server", $"+ {e.Client.Id} from {e.Client.RemoteEndPoint} {Transcript.Describe(e.Client.Details)} ({server.Clients.Count} connected)");
+        server.ClientDisconnected += (_, e) =>
+            log.Line("server", $"- {e.Client.Id} left ({(e.CloseStatus is { } status ? $"{(int)status} {e.CloseDescription}" : "no close frame")})");
+        server.MessageReceived += (_, e) => log.Line("server", $"< {e.Client.Id}: {Transcript.Describe(e.Message)}");
+
+        await server.StartAsync(stop);
+        log.Line("server", $"listening on {server.LocalEndPoint} in {options.Routing.ToString().ToLowerInvariant()} mode");
+        log.Line("server", $"WebSocket: {server.WebSocketUrl}   details: {server.Address}");
+        log.Line("server", "press Ctrl+C to stop");
+
+        await Task.Delay(Timeout.Infinite, lifetime.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await server.StopAsync(CancellationToken.None);
+        var stats = server.GetStatistics();
+        log.Line("server", $"stopped: {stats.ClientsJoined} clients joined, {stats.MessagesReceived} messages received, {stats.MessagesSent} sent");
+        return 0;
+    }
+}

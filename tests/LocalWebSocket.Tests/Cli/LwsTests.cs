@@ -1,0 +1,117 @@
+using System.Net.WebSockets;
+using LocalWebSocket.Cli;
+using LocalWebSocket.Server;
+using LocalWebSocket.Tests.Support;
+
+namespace LocalWebSocket.Tests.Cli;
+
+public sealed class LwsTests
+{
+    private static Task<int> RunAsync(LineWriter output, TextReader? input = null, params string[] args) =>
+        Lws.RunAsync(args, output, output, input ?? TextReader.Null);
+
+    private static Task<int> RunAsync(LineWriter output, CancellationToken stop, params string[] args) =>
+        Lws.RunAsync(args, output, output, TextReader.Null, stop);
+
+    [Fact]
+    public async Task Demo_exits_0_with_a_transcript_of_every_step()
+    {
+        var output = new LineWriter();
+
+        var exitCode = await RunAsync(output, null, "demo").Within();
+
+        Assert.Equal(0, exitCode);
+        var text = output.Text;
+        Assert.Contains("Server: local-websocket/1.0.0", text, StringComparison.Ordinal);
+        Assert.Contains("""details document: {"name":"LocalWebSocket demo","room":"lobby","maxPlayers":4}""", text, StringComparison.Ordinal);
+        Assert.Contains("bob     received text \"Hello Bob!\"", text, StringComparison.Ordinal);
+        Assert.Contains("decoded JSON field text = \"Hi Alice, JSON here\"", text, StringComparison.Ordinal);
+        Assert.Contains("bob     received binary 6 bytes: CAFEBABE0001", text, StringComparison.Ordinal);
+        Assert.Contains("done: everything above worked", text, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("frobnicate")]
+    [InlineData("serve", "--port", "99999")]
+    [InlineData("serve", "--port")]
+    [InlineData("serve", "--host", "example.org")]
+    [InlineData("serve", "--detail", "novalue")]
+    [InlineData("serve", "--unknown")]
+    [InlineData("connect")]
+    [InlineData("connect", "http://127.0.0.1:1/ws")]
+    [InlineData("demo", "extra")]
+    public async Task Wrong_command_lines_exit_2_with_a_reason(params string[] args)
+    {
+        var output = new LineWriter();
+
+        var exitCode = await RunAsync(output, null, args).Within();
+
+        Assert.Equal(2, exitCode);
+        Assert.StartsWith("lws: ", output.Lines.Items[0], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Serve_logs_connections_and_messages_and_requires_the_token()
+    {
+        var output = new LineWriter();
+        using var stop = new CancellationTokenSource();
+        var serving = RunAsync(output, stop.Token, "serve", "--host", "127.0.0.1", "--port", "0", "--detail", "name=cli test", "--token", "s3", "--duration", "60");
+        var listening = await output.WaitForLineAsync("listening on 127.0.0.1:");
+        var port = int.Parse(listening[(listening.LastIndexOf(':') + 1)..].Split(' ')[0]);
+
+        var details = await RawConnection.ExchangeAsync(port, "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+        var refused = await RawConnection.ExchangeAsync(port, RawConnection.Upgrade());
+        await using (var client = new LocalWebSocket.Client.LocalWebSocketClient(new() { Details = { ["token"] = "s3", ["name"] = "ann" } }))
+        {
+            await client.ConnectAsync($"ws://127.0.0.1:{port}/ws").Within();
+            await client.SendAsync("hello serve");
+            await output.WaitForLineAsync("text \"hello serve\"");
+        }
+
+        await output.WaitForLineAsync(" left (1000");
+        Assert.EndsWith("""{"name":"cli test"}""", details, StringComparison.Ordinal);
+        Assert.Equal(401, RawConnection.StatusOf(refused));
+        Assert.Contains("{name=ann}", await output.WaitForLineAsync("+ "), StringComparison.Ordinal);
+        Assert.False(serving.IsCompleted);
+        await stop.CancelAsync();
+        Assert.Equal(0, await serving.Within());
+        Assert.Contains("stopped: 1 clients joined, 1 messages received", output.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Connect_sends_typed_lines_prints_what_arrives_and_leaves_at_end_of_input()
+    {
+        await using var server = await TestServers.StartAsync(o => o.Routing = RoutingMode.Echo);
+        var joined = new Probe<ConnectedClient>();
+        var left = new Probe<ClientDisconnectedEventArgs>();
+        server.ClientConnected += (_, e) => joined.Add(e.Client);
+        server.ClientDisconnected += (_, e) => left.Add(e);
+        var output = new LineWriter();
+        var input = new ScriptedInput();
+
+        var connecting = RunAsync(output, input, "connect", server.WebSocketUrl.ToString(), "--detail", "name=typist");
+        var client = (await joined.WaitForCountAsync(1))[0];
+        input.Type("hello from the keyboard");
+        await output.WaitForLineAsync("<       text \"hello from the keyboard\"");
+        client.Send(WebSocketMessage.FromBytes([1, 2, 3]));
+        await output.WaitForLineAsync("<       binary 3 bytes: 010203");
+        input.EndInput();
+
+        Assert.Equal(0, await connecting.Within());
+        Assert.Equal("typist", client.Details["name"]);
+        Assert.Equal(WebSocketCloseStatus.NormalClosure, (await left.WaitForCountAsync(1))[0].CloseStatus);
+    }
+
+    [Fact]
+    public async Task Connect_to_a_closed_port_exits_1_with_the_error_code()
+    {
+        using var reserved = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        reserved.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        var output = new LineWriter();
+
+        var exitCode = await RunAsync(output, null, "connect", $"ws://127.0.0.1:{((System.Net.IPEndPoint)reserved.LocalEndPoint!).Port}/ws").Within();
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("lws: ConnectionFailed:", output.Text, StringComparison.Ordinal);
+    }
+}
