@@ -424,6 +424,9 @@ public sealed class LocalWebSocketClient : IAsyncDisposable
 
     private void Deliver(WebSocketMessage message)
     {
+        // Streams first: a handler that reacts to the event by starting to read a stream must not get
+        // this same message again from it.
+        _messages.Publish(message);
         try
         {
             MessageReceived?.Invoke(this, message);
@@ -433,8 +436,6 @@ public sealed class LocalWebSocketClient : IAsyncDisposable
             // A throwing handler must not end the connection; the message still reaches the streams.
             System.Diagnostics.Trace.TraceError($"A MessageReceived handler threw: {exception}");
         }
-
-        _messages.Publish(message);
     }
 
     private void SetState(
@@ -452,6 +453,7 @@ public sealed class LocalWebSocketClient : IAsyncDisposable
             _state = state;
         }
 
+        _stateChanges.Publish(change);
         try
         {
             StateChanged?.Invoke(this, change);
@@ -460,7 +462,5 @@ public sealed class LocalWebSocketClient : IAsyncDisposable
         {
             System.Diagnostics.Trace.TraceError($"A StateChanged handler threw: {exception}");
         }
-
-        _stateChanges.Publish(change);
     }
 }

@@ -25,8 +25,8 @@ public sealed partial class LocalWebSocketServer
         Counters.CountJoined();
         Logger.LogInformation("Client {ClientId} joined from {RemoteEndPoint}.", client.Id, client.RemoteEndPoint);
         var connected = new ClientConnectedEventArgs(client);
-        Raise(ClientConnected, connected);
         _connections.Publish(connected);
+        Raise(ClientConnected, connected);
         PublishClientsChanged(snapshot);
         return true;
     }
@@ -50,8 +50,8 @@ public sealed partial class LocalWebSocketServer
 
         Logger.LogInformation("Client {ClientId} left ({CloseStatus}).", client.Id, status?.ToString() ?? "no close frame");
         var disconnected = new ClientDisconnectedEventArgs(client, status, description, error);
-        Raise(ClientDisconnected, disconnected);
         _disconnections.Publish(disconnected);
+        Raise(ClientDisconnected, disconnected);
         PublishClientsChanged(snapshot);
     }
 
@@ -63,8 +63,8 @@ public sealed partial class LocalWebSocketServer
         }
 
         var changed = new ClientsChangedEventArgs(Array.AsReadOnly(snapshot));
-        Raise(ClientsChanged, changed);
         _clientsChanges.Publish(changed);
+        Raise(ClientsChanged, changed);
     }
 
     /// <summary>
@@ -101,8 +101,8 @@ public sealed partial class LocalWebSocketServer
                 // The application may keep the message: it gets its own copy, never the pooled buffer.
                 var message = WebSocketMessage.FromOwned(type, outgoing.Payload.ToArray());
                 var received = new MessageReceivedEventArgs(sender, message);
-                Raise(MessageReceived, received);
                 _messages.Publish(received);
+                Raise(MessageReceived, received);
             }
         }
         finally

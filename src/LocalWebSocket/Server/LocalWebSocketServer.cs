@@ -16,8 +16,8 @@ namespace LocalWebSocket.Server;
 /// <remarks>
 /// <para>All members are thread-safe. The server can be started again after it was stopped; dispose it to
 /// end its streams.</para>
-/// <para>Events are raised on the connection that caused them (a slow handler slows that client only) and
-/// exceptions thrown by handlers are logged and swallowed. Each stream (<see cref="Messages"/>,
+/// <para>Events are raised on the connection that caused them (a slow handler slows that client only),
+/// after the item was published to the streams; exceptions thrown by handlers are logged and swallowed. Each stream (<see cref="Messages"/>,
 /// <see cref="ClientConnections"/>...) can be enumerated by many readers at once: every enumeration gets its own
 /// buffer of <see cref="LocalWebSocketServerOptions.StreamBufferCapacity"/> items, and a reader that falls
 /// behind loses its oldest items rather than slowing anything else.</para>

@@ -137,6 +137,33 @@ public sealed class LifecycleTests
     }
 
     [Fact]
+    public async Task Keepalive_drops_a_peer_that_stops_answering_pings_and_keeps_a_live_one()
+    {
+        await using var server = await TestServers.StartAsync(o =>
+        {
+            o.KeepAliveInterval = TimeSpan.FromMilliseconds(200);
+            o.KeepAliveTimeout = TimeSpan.FromMilliseconds(300);
+        });
+        var left = new Probe<ClientDisconnectedEventArgs>();
+        server.ClientDisconnected += (_, e) => left.Add(e);
+        await using var live = new LocalWebSocketClient();
+        await live.ConnectAsync(server.WebSocketUrl).Within();
+
+        // Completes the handshake, then never reads: the pings go unanswered, like a peer whose Wi-Fi vanished.
+        await using var vanished = await RawConnection.OpenAsync(server.Port);
+        await vanished.SendAsync(RawConnection.Upgrade());
+        await vanished.ReadHeadAsync();
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+
+        var gone = (await left.WaitForCountAsync(1))[0];
+
+        Assert.Null(gone.CloseStatus);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5), watch.Elapsed.ToString());
+        Assert.True(live.IsConnected);
+        Assert.Single(server.Clients);
+    }
+
+    [Fact]
     public async Task Dispose_is_idempotent_and_ends_streams()
     {
         var server = await TestServers.StartAsync();

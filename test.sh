@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs every test. First installs what the tests need on a fresh Debian machine: the independent peers
+# (python3-websockets and python3-autobahn from Debian, ws from npm, pinned in tests/peers).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+/usr/bin/python3 -c 'import websockets' 2>/dev/null || missing+=(python3-websockets)
+/usr/bin/python3 -c 'import autobahn' 2>/dev/null || missing+=(python3-autobahn)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "test.sh: installing ${missing[*]}"
+  sudo_if_needed apt-get update -qq
+  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ ! -d tests/peers/node_modules/ws ]; then
+  echo "test.sh: installing npm test peers"
+  (cd tests/peers && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+dotnet test LocalWebSocket.slnx 2>&1 | tee "$log" || status=$?
+
+# One plain summary line, summed over test assemblies, for readers that do not know dotnet's format.
+awk '/(Passed|Failed)! +- +Failed:/ {
+       gsub(",", ""); for (i = 1; i <= NF; i++) { if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1); if ($i == "Skipped:") s += $(i+1) }
+     }
+     END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+exit "$status"
