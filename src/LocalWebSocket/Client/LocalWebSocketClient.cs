@@ -21,8 +21,6 @@ namespace LocalWebSocket.Client;
 /// </remarks>
 public sealed class LocalWebSocketClient : IAsyncDisposable
 {
-    private const int InitialMessageBufferSize = 4096;
-
     private readonly LocalWebSocketClientOptions _options;
     private readonly Lock _stateGate = new();
     private readonly SemaphoreSlim _sendLock = new(1, 1);
@@ -369,56 +367,27 @@ public sealed class LocalWebSocketClient : IAsyncDisposable
 
     private async ValueTask<WebSocketMessage?> ReceiveMessageAsync(WebSocket webSocket, ValueWebSocketReceiveResult first, CancellationToken token)
     {
-        if (first.EndOfMessage)
+        var message = await MessageAssembler.ReceiveAsync(webSocket, first, _options.MaxMessageSize, token).ConfigureAwait(false);
+        switch (message.Outcome)
         {
-            return WebSocketMessage.FromOwned(first.MessageType, []);
-        }
+            case AssemblyOutcome.Complete:
+                // The application keeps messages: it gets an exact-size copy, and the pooled buffer goes back.
+                var data = message.Buffer.AsSpan(0, message.Length).ToArray();
+                ArrayPool<byte>.Shared.Return(message.Buffer!);
+                return WebSocketMessage.FromOwned(message.Type, data);
 
-        var maxSize = _options.MaxMessageSize;
-        var limit = (int)Math.Min((long)maxSize + 1, Array.MaxLength);
-        var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(InitialMessageBufferSize, limit));
-        var length = 0;
-        try
-        {
-            while (true)
-            {
-                if (length == buffer.Length)
+            case AssemblyOutcome.TooLarge:
+                lock (_stateGate)
                 {
-                    var grown = ArrayPool<byte>.Shared.Rent((int)Math.Min((long)buffer.Length * 2, limit));
-                    buffer.AsSpan(0, length).CopyTo(grown);
-                    ArrayPool<byte>.Shared.Return(buffer);
-                    buffer = grown;
+                    _pendingError = new LocalWebSocketException(
+                        LocalWebSocketErrorCode.MessageTooLarge, $"The server sent a message over {_options.MaxMessageSize} bytes.");
                 }
 
-                var room = Math.Min(buffer.Length, limit) - length;
-                var result = await webSocket.ReceiveAsync(buffer.AsMemory(length, room), token).ConfigureAwait(false);
-                if (result.MessageType == WebSocketMessageType.Close)
-                {
-                    return null;
-                }
+                await CloseOutputAsync(webSocket, WebSocketCloseStatus.MessageTooBig, "Message too big").ConfigureAwait(false);
+                return null;
 
-                length += result.Count;
-                if (length > maxSize)
-                {
-                    lock (_stateGate)
-                    {
-                        _pendingError = new LocalWebSocketException(
-                            LocalWebSocketErrorCode.MessageTooLarge, $"The server sent a message over {maxSize} bytes.");
-                    }
-
-                    await CloseOutputAsync(webSocket, WebSocketCloseStatus.MessageTooBig, "Message too big").ConfigureAwait(false);
-                    return null;
-                }
-
-                if (result.EndOfMessage)
-                {
-                    return WebSocketMessage.FromOwned(first.MessageType, buffer.AsSpan(0, length).ToArray());
-                }
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
+            default:
+                return null;
         }
     }
 

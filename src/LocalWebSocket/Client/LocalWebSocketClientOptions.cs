@@ -1,3 +1,5 @@
+using LocalWebSocket.Internal;
+
 namespace LocalWebSocket.Client;
 
 /// <summary>
@@ -32,29 +34,21 @@ public sealed class LocalWebSocketClientOptions
     public TimeSpan ConnectTimeout
     {
         get => _connectTimeout;
-        set => _connectTimeout = RequirePositive(value);
+        set => _connectTimeout = OptionGuards.PositiveTime(value);
     }
 
     /// <summary>How long <see cref="LocalWebSocketClient.DisconnectAsync"/> waits for the server's close frame. Default 2 s.</summary>
     public TimeSpan CloseTimeout
     {
         get => _closeTimeout;
-        set => _closeTimeout = RequirePositive(value);
+        set => _closeTimeout = OptionGuards.PositiveTime(value);
     }
 
     /// <summary>How often the client pings the server; zero turns pings off. Default 30 s.</summary>
     public TimeSpan KeepAliveInterval
     {
         get => _keepAliveInterval;
-        set
-        {
-            if (value < TimeSpan.Zero && value != Timeout.InfiniteTimeSpan)
-            {
-                throw new ArgumentOutOfRangeException(nameof(value), value, "Must be zero, positive, or Timeout.InfiniteTimeSpan.");
-            }
-
-            _keepAliveInterval = value;
-        }
+        set => _keepAliveInterval = OptionGuards.IntervalOrOff(value);
     }
 
     /// <summary>
@@ -64,7 +58,7 @@ public sealed class LocalWebSocketClientOptions
     public TimeSpan KeepAliveTimeout
     {
         get => _keepAliveTimeout;
-        set => _keepAliveTimeout = value == Timeout.InfiniteTimeSpan ? value : RequirePositive(value);
+        set => _keepAliveTimeout = OptionGuards.PositiveTimeOrInfinite(value);
     }
 
     /// <summary>Largest message accepted from the server; larger closes the connection with 1009. Default 16 MiB.</summary>
@@ -95,7 +89,7 @@ public sealed class LocalWebSocketClientOptions
     {
         foreach (var (name, value) in _headers)
         {
-            if (!IsToken(name) || value.AsSpan().ContainsAny('\r', '\n', '\0'))
+            if (!OptionGuards.IsHttpToken(name) || value.AsSpan().ContainsAny('\r', '\n', '\0'))
             {
                 throw new ArgumentException($"Header '{name}' is not a valid HTTP header.", nameof(Headers));
             }
@@ -103,7 +97,7 @@ public sealed class LocalWebSocketClientOptions
 
         foreach (var protocol in _subProtocols)
         {
-            if (!IsToken(protocol))
+            if (!OptionGuards.IsHttpToken(protocol))
             {
                 throw new ArgumentException($"'{protocol}' is not a valid subprotocol name.", nameof(SubProtocols));
             }
@@ -114,18 +108,5 @@ public sealed class LocalWebSocketClientOptions
         clone._headers = new(_headers, StringComparer.OrdinalIgnoreCase);
         clone._subProtocols = [.. _subProtocols];
         return clone;
-    }
-
-    private static bool IsToken(string value) =>
-        value.Length > 0 && value.All(c => char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c, StringComparison.Ordinal));
-
-    private static TimeSpan RequirePositive(TimeSpan value)
-    {
-        if (value <= TimeSpan.Zero || value == Timeout.InfiniteTimeSpan)
-        {
-            throw new ArgumentOutOfRangeException(nameof(value), value, "Must be a positive, finite time.");
-        }
-
-        return value;
     }
 }

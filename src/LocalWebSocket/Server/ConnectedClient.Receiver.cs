@@ -1,14 +1,12 @@
 using System.Buffers;
 using System.Net.WebSockets;
+using LocalWebSocket.Internal;
 using Microsoft.Extensions.Logging;
 
 namespace LocalWebSocket.Server;
 
 public sealed partial class ConnectedClient
 {
-    /// <summary>First buffer rented for a message; most messages on a LAN app fit.</summary>
-    private const int InitialMessageBufferSize = 4096;
-
     /// <summary>
     /// Receives until the connection ends, hands each whole message to the server, and then leaves the
     /// server. It waits for data without holding a buffer, so an idle client costs no receive buffer.
@@ -58,56 +56,23 @@ public sealed partial class ConnectedClient
     /// <summary>Reads one message whose first frame has arrived; false when the connection is closing.</summary>
     private async ValueTask<bool> ReceiveMessageAsync(ValueWebSocketReceiveResult first, CancellationToken token)
     {
-        var type = first.MessageType;
-        var maxSize = _options.MaxMessageSize;
-
-        // One byte past the limit is room enough to notice that a message is too large.
-        var limit = (int)Math.Min((long)maxSize + 1, Array.MaxLength);
-        var buffer = ArrayPool<byte>.Shared.Rent(first.EndOfMessage ? 1 : Math.Min(InitialMessageBufferSize, limit));
-        var length = 0;
-        var endOfMessage = first.EndOfMessage;
-        try
+        var message = await MessageAssembler.ReceiveAsync(_webSocket, first, _options.MaxMessageSize, token).ConfigureAwait(false);
+        switch (message.Outcome)
         {
-            while (!endOfMessage)
-            {
-                if (length == buffer.Length)
-                {
-                    var grown = ArrayPool<byte>.Shared.Rent((int)Math.Min((long)buffer.Length * 2, limit));
-                    buffer.AsSpan(0, length).CopyTo(grown);
-                    ArrayPool<byte>.Shared.Return(buffer);
-                    buffer = grown;
-                }
+            case AssemblyOutcome.Complete:
+                _server.OnMessageReceived(this, message.Type, message.Buffer!, message.Length);
+                return true;
 
-                var room = Math.Min(buffer.Length, limit) - length;
-                var result = await _webSocket.ReceiveAsync(buffer.AsMemory(length, room), token).ConfigureAwait(false);
-                if (result.MessageType == WebSocketMessageType.Close)
-                {
-                    return false;
-                }
+            case AssemblyOutcome.TooLarge:
+                _server.Counters.CountOversized();
+                _server.Logger.LogInformation(
+                    "Client {ClientId} sent a message over {MaxMessageSize} bytes; closing with 1009.", Id, _options.MaxMessageSize);
+                RequestClose(WebSocketCloseStatus.MessageTooBig, "Message too big", discardQueued: true);
+                await DiscardUntilCloseAsync(token).ConfigureAwait(false);
+                return false;
 
-                length += result.Count;
-                endOfMessage = result.EndOfMessage;
-                if (length > maxSize)
-                {
-                    _server.Counters.CountOversized();
-                    _server.Logger.LogInformation("Client {ClientId} sent a message over {MaxMessageSize} bytes; closing with 1009.", Id, maxSize);
-                    RequestClose(WebSocketCloseStatus.MessageTooBig, "Message too big", discardQueued: true);
-                    await DiscardUntilCloseAsync(token).ConfigureAwait(false);
-                    return false;
-                }
-            }
-
-            var owned = buffer;
-            buffer = null;
-            _server.OnMessageReceived(this, type, owned, length);
-            return true;
-        }
-        finally
-        {
-            if (buffer is not null)
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-            }
+            default:
+                return false;
         }
     }
 

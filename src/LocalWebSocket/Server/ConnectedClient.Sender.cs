@@ -33,15 +33,7 @@ public sealed partial class ConnectedClient
     public bool Send(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        var message = OutgoingMessage.FromText(text);
-        try
-        {
-            return Enqueue(message);
-        }
-        finally
-        {
-            message.Release();
-        }
+        return EnqueueAndRelease(OutgoingMessage.FromText(text));
     }
 
     /// <summary>Queues a message (text or binary, as it is) for this client.</summary>
@@ -49,14 +41,19 @@ public sealed partial class ConnectedClient
     public bool Send(WebSocketMessage message)
     {
         ArgumentNullException.ThrowIfNull(message);
-        var outgoing = OutgoingMessage.FromMessage(message);
+        return EnqueueAndRelease(OutgoingMessage.FromMessage(message));
+    }
+
+    /// <summary>Queues a message only this client gets: the queue's reference becomes the only one.</summary>
+    private bool EnqueueAndRelease(OutgoingMessage message)
+    {
         try
         {
-            return Enqueue(outgoing);
+            return Enqueue(message);
         }
         finally
         {
-            outgoing.Release();
+            message.Release();
         }
     }
 

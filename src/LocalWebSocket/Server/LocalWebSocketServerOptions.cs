@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using LocalWebSocket.Internal;
 
 namespace LocalWebSocket.Server;
 
@@ -119,7 +120,7 @@ public sealed class LocalWebSocketServerOptions
     public TimeSpan HandshakeTimeout
     {
         get => _handshakeTimeout;
-        set => _handshakeTimeout = RequirePositive(value);
+        set => _handshakeTimeout = OptionGuards.PositiveTime(value);
     }
 
     /// <summary>Largest message a client may send, in bytes; larger closes the client with 1009. Default 16 MiB.</summary>
@@ -151,7 +152,7 @@ public sealed class LocalWebSocketServerOptions
     public TimeSpan KeepAliveInterval
     {
         get => _keepAliveInterval;
-        set => _keepAliveInterval = RequireNonNegativeOrInfinite(value);
+        set => _keepAliveInterval = OptionGuards.IntervalOrOff(value);
     }
 
     /// <summary>
@@ -162,7 +163,7 @@ public sealed class LocalWebSocketServerOptions
     public TimeSpan KeepAliveTimeout
     {
         get => _keepAliveTimeout;
-        set => _keepAliveTimeout = value == Timeout.InfiniteTimeSpan ? value : RequirePositive(value);
+        set => _keepAliveTimeout = OptionGuards.PositiveTimeOrInfinite(value);
     }
 
     /// <summary>
@@ -212,7 +213,7 @@ public sealed class LocalWebSocketServerOptions
     public TimeSpan CloseTimeout
     {
         get => _closeTimeout;
-        set => _closeTimeout = RequirePositive(value);
+        set => _closeTimeout = OptionGuards.PositiveTime(value);
     }
 
     /// <summary>
@@ -260,7 +261,7 @@ public sealed class LocalWebSocketServerOptions
     {
         foreach (var protocol in _subProtocols)
         {
-            if (string.IsNullOrEmpty(protocol) || !protocol.All(c => c is > ' ' and < (char)0x7F and not (',' or ';' or '"' or '(' or ')' or '/' or ':' or '<' or '=' or '>' or '?' or '@' or '[' or '\\' or ']' or '{' or '}')))
+            if (!OptionGuards.IsHttpToken(protocol))
             {
                 throw new ArgumentException($"'{protocol}' is not a valid subprotocol name.", nameof(SubProtocols));
             }
@@ -270,25 +271,5 @@ public sealed class LocalWebSocketServerOptions
         clone._details = (JsonObject)_details.DeepClone();
         clone._subProtocols = [.. _subProtocols];
         return clone;
-    }
-
-    private static TimeSpan RequirePositive(TimeSpan value, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(value))] string? name = null)
-    {
-        if (value <= TimeSpan.Zero || value == Timeout.InfiniteTimeSpan)
-        {
-            throw new ArgumentOutOfRangeException(name, value, "Must be a positive, finite time.");
-        }
-
-        return value;
-    }
-
-    private static TimeSpan RequireNonNegativeOrInfinite(TimeSpan value, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(value))] string? name = null)
-    {
-        if (value < TimeSpan.Zero && value != Timeout.InfiniteTimeSpan)
-        {
-            throw new ArgumentOutOfRangeException(name, value, "Must be zero, positive, or Timeout.InfiniteTimeSpan.");
-        }
-
-        return value;
     }
 }

@@ -29,6 +29,23 @@ public sealed class SlowConsumerTests
         return (client, received);
     }
 
+    /// <summary>
+    /// Broadcasts 64 KiB messages, paced by the healthy reader as a real app's producer would be, so that
+    /// only the stalled client falls behind.
+    /// </summary>
+    private static async Task BroadcastPacedAsync(LocalWebSocketServer server, Probe<int> healthyReader, int count)
+    {
+        var payload = WebSocketMessage.FromBytes(new byte[MessageSize]);
+        for (var i = 0; i < count; i++)
+        {
+            server.SendToAll(payload);
+            if (i % 8 == 7)
+            {
+                await healthyReader.WaitForCountAsync(i - 7);
+            }
+        }
+    }
+
     [Fact]
     public async Task Disconnect_mode_closes_the_stalled_client_with_1013_while_others_get_everything()
     {
@@ -46,16 +63,7 @@ public sealed class SlowConsumerTests
         const int count = 400;
 
         // 400 × 64 KiB = 25 MiB: far more than the stalled client's socket buffers and queue can hold.
-        var payload = WebSocketMessage.FromBytes(new byte[MessageSize]);
-        for (var i = 0; i < count; i++)
-        {
-            server.SendToAll(payload);
-            if (i % 8 == 7)
-            {
-                // Pace the sender by the healthy reader, as a real app's producer would be paced.
-                await received.WaitForCountAsync(i - 7);
-            }
-        }
+        await BroadcastPacedAsync(server, received, count);
 
         Assert.Equal(count, (await received.WaitForCountAsync(count)).Count);
         var gone = (await left.WaitForCountAsync(1))[0];
@@ -77,15 +85,7 @@ public sealed class SlowConsumerTests
         await using var _ = reader;
         const int count = 400;
 
-        var payload = WebSocketMessage.FromBytes(new byte[MessageSize]);
-        for (var i = 0; i < count; i++)
-        {
-            server.SendToAll(payload);
-            if (i % 8 == 7)
-            {
-                await received.WaitForCountAsync(i - 7);
-            }
-        }
+        await BroadcastPacedAsync(server, received, count);
 
         Assert.Equal(count, (await received.WaitForCountAsync(count)).Count);
         Assert.Equal(2, server.Clients.Count);

@@ -1,0 +1,85 @@
+using System.Buffers;
+using System.Net.WebSockets;
+
+namespace LocalWebSocket.Internal;
+
+/// <summary>How reading one message ended.</summary>
+internal enum AssemblyOutcome
+{
+    /// <summary>The whole message is in the rented buffer, which the caller now owns.</summary>
+    Complete,
+
+    /// <summary>The peer's close frame arrived instead.</summary>
+    Closed,
+
+    /// <summary>The message grew past the size limit; nothing is kept.</summary>
+    TooLarge,
+}
+
+/// <summary>A whole message in a buffer rented from <see cref="ArrayPool{T}.Shared"/>, or why there is none.</summary>
+internal readonly record struct AssembledMessage(AssemblyOutcome Outcome, WebSocketMessageType Type, byte[]? Buffer, int Length);
+
+/// <summary>
+/// Reads the frames of one message into a pooled buffer that grows as needed up to the size limit. The
+/// caller has already waited for the first frame with a zero-byte receive, so no buffer is held while idle.
+/// </summary>
+internal static class MessageAssembler
+{
+    /// <summary>First buffer rented for a message; most messages of a LAN app fit.</summary>
+    public const int InitialBufferSize = 4096;
+
+    public static async ValueTask<AssembledMessage> ReceiveAsync(
+        WebSocket webSocket, ValueWebSocketReceiveResult first, int maxSize, CancellationToken cancellationToken)
+    {
+        var type = first.MessageType;
+        if (first.EndOfMessage)
+        {
+            return new(AssemblyOutcome.Complete, type, ArrayPool<byte>.Shared.Rent(1), 0);
+        }
+
+        // One byte past the limit is room enough to notice that a message is too large.
+        var limit = (int)Math.Min((long)maxSize + 1, Array.MaxLength);
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(InitialBufferSize, limit));
+        var length = 0;
+        try
+        {
+            while (true)
+            {
+                if (length == buffer.Length)
+                {
+                    var grown = ArrayPool<byte>.Shared.Rent((int)Math.Min((long)buffer.Length * 2, limit));
+                    buffer.AsSpan(0, length).CopyTo(grown);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = grown;
+                }
+
+                var room = Math.Min(buffer.Length, limit) - length;
+                var result = await webSocket.ReceiveAsync(buffer.AsMemory(length, room), cancellationToken).ConfigureAwait(false);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    return new(AssemblyOutcome.Closed, type, null, 0);
+                }
+
+                length += result.Count;
+                if (length > maxSize)
+                {
+                    return new(AssemblyOutcome.TooLarge, type, null, 0);
+                }
+
+                if (result.EndOfMessage)
+                {
+                    var complete = new AssembledMessage(AssemblyOutcome.Complete, type, buffer, length);
+                    buffer = null;
+                    return complete;
+                }
+            }
+        }
+        finally
+        {
+            if (buffer is not null)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+    }
+}
