@@ -106,15 +106,9 @@ public sealed class LocalWebSocketClient : IAsyncDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var requestUri = ClientHandshake.BuildRequestUri(url, Details);
-        lock (_stateGate)
-        {
-            if (_state != ConnectionState.Disconnected)
-            {
-                throw new InvalidOperationException($"The client is {_state.ToString().ToLowerInvariant()}; disconnect first.");
-            }
-        }
 
-        SetState(ConnectionState.Connecting);
+        // Checked and changed in one step, so that of two concurrent calls exactly one connects.
+        SetState(ConnectionState.Connecting, requiredCurrent: ConnectionState.Disconnected);
         Url = requestUri;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_options.ConnectTimeout);
@@ -408,11 +402,20 @@ public sealed class LocalWebSocketClient : IAsyncDisposable
     }
 
     private void SetState(
-        ConnectionState state, WebSocketCloseStatus? closeStatus = null, string? closeDescription = null, LocalWebSocketException? error = null)
+        ConnectionState state,
+        WebSocketCloseStatus? closeStatus = null,
+        string? closeDescription = null,
+        LocalWebSocketException? error = null,
+        ConnectionState? requiredCurrent = null)
     {
         ConnectionStateChangedEventArgs change;
         lock (_stateGate)
         {
+            if (requiredCurrent is { } required && _state != required)
+            {
+                throw new InvalidOperationException($"The client is {_state.ToString().ToLowerInvariant()}; disconnect first.");
+            }
+
             if (_state == state)
             {
                 return;

@@ -33,6 +33,7 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
     private readonly EventStream<ClientConnectedEventArgs> _connections;
     private readonly EventStream<ClientDisconnectedEventArgs> _disconnections;
     private readonly EventStream<ClientsChangedEventArgs> _clientsChanges;
+    private readonly EventStream<bool> _runningChanges;
 
     private ConnectedClient[] _clientSnapshot = [];
     private bool _acceptingClients;
@@ -61,6 +62,7 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
         _connections = new(capacity, dropped);
         _disconnections = new(capacity, dropped);
         _clientsChanges = new(capacity, dropped);
+        _runningChanges = new(capacity, dropped);
     }
 
     /// <summary>A client joined. Raised after it is in <see cref="Clients"/>.</summary>
@@ -92,6 +94,9 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
 
     /// <summary>The set of clients each time it changes.</summary>
     public IAsyncEnumerable<ClientsChangedEventArgs> ClientsChanges => _clientsChanges;
+
+    /// <summary><see langword="true"/> each time the server starts, <see langword="false"/> each time it has stopped.</summary>
+    public IAsyncEnumerable<bool> RunningChanges => _runningChanges;
 
     /// <summary>The settings this server runs with (a copy of those it was given).</summary>
     public LocalWebSocketServerOptions Options => _options;
@@ -229,6 +234,7 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
             _lifecycle.Release();
         }
 
+        _runningChanges.Publish(true);
         Raise(Started, EventArgs.Empty);
     }
 
@@ -254,6 +260,7 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
             _lifecycle.Release();
         }
 
+        _runningChanges.Publish(false);
         Raise(Stopped, EventArgs.Empty);
     }
 
@@ -331,10 +338,12 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
 
         if (stopped)
         {
+            _runningChanges.Publish(false);
             Raise(Stopped, EventArgs.Empty);
         }
 
         _messages.Complete();
+        _runningChanges.Complete();
         _connections.Complete();
         _disconnections.Complete();
         _clientsChanges.Complete();

@@ -217,6 +217,31 @@ public sealed partial class ClientTests
     }
 
     [Fact]
+    public async Task Of_two_concurrent_connects_exactly_one_connects()
+    {
+        await using var server = await TestServers.StartAsync();
+        await using var client = new LocalWebSocketClient();
+        using var start = new Barrier(2);
+
+        var attempts = Enumerable.Range(0, 2).Select(_ => Task.Run(async () =>
+        {
+            start.SignalAndWait(TestServers.Timeout);
+            try
+            {
+                await client.ConnectAsync(server.WebSocketUrl);
+                return true;
+            }
+            catch (InvalidOperationException)
+            {
+                return false;
+            }
+        })).ToArray();
+
+        Assert.Equal([false, true], (await Task.WhenAll(attempts).Within()).Order());
+        Assert.True(client.IsConnected);
+    }
+
+    [Fact]
     public async Task Oversized_incoming_message_closes_with_1009_and_reports_it()
     {
         await using var server = await TestServers.StartAsync();

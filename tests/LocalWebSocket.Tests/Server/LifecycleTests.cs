@@ -40,6 +40,12 @@ public sealed class LifecycleTests
         await client.ConnectAsync($"ws://[::1]:{v6.Port}/ws").Within();
         Assert.True(client.IsConnected);
 
+        await using var anyV4 = await TestServers.StartAsync(o => o.Host = "0.0.0.0");
+        await using var toAnyV4 = new LocalWebSocketClient();
+        await toAnyV4.ConnectAsync($"ws://127.0.0.1:{anyV4.Port}/ws").Within();
+        Assert.True(toAnyV4.IsConnected);
+        Assert.NotEqual("0.0.0.0", anyV4.WebSocketUrl.Host);
+
         await using var any = await TestServers.StartAsync(o => o.Host = "::");
         await using var viaV4 = new LocalWebSocketClient();
         await viaV4.ConnectAsync($"ws://127.0.0.1:{any.Port}/ws").Within();
@@ -82,6 +88,30 @@ public sealed class LifecycleTests
         {
             await client.DisposeAsync();
         }
+    }
+
+    [Fact]
+    public async Task Running_changes_stream_reports_each_start_and_stop()
+    {
+        await using var server = new LocalWebSocketServer(new LocalWebSocketServerOptions { Host = "127.0.0.1", Port = 0 });
+        await using var changes = server.RunningChanges.GetAsyncEnumerator();
+        var started = new Probe<bool>();
+        server.Started += (_, _) => started.Add(true);
+        server.Stopped += (_, _) => started.Add(false);
+
+        await server.StartAsync();
+        await server.StopAsync();
+        await server.StartAsync();
+        await server.DisposeAsync();
+
+        var seen = new List<bool>();
+        while (await changes.MoveNextAsync().AsTask().Within())
+        {
+            seen.Add(changes.Current);
+        }
+
+        Assert.Equal([true, false, true, false], seen);
+        Assert.Equal(seen, started.Items);
     }
 
     [Fact]
