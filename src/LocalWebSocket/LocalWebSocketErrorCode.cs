@@ -26,4 +26,13 @@ public enum LocalWebSocketErrorCode
 
     /// <summary>The peer broke the WebSocket protocol (close 1002 or 1007).</summary>
     ProtocolError,
+
+    /// <summary>The outbox of messages waiting for a connection is full.</summary>
+    OutboxFull,
+
+    /// <summary>The reconnect policy gave up; the inner exception is the last attempt's error.</summary>
+    ReconnectGaveUp,
+
+    /// <summary>The <c>AfterConnect</c> hook threw; the connection was closed.</summary>
+    AfterConnectFailed,
 }

@@ -38,8 +38,8 @@ internal static class ClientHandshake
         return builder.Uri;
     }
 
-    public static async Task<(WebSocket WebSocket, string? SubProtocol)> ConnectAsync(
-        Uri uri, LocalWebSocketClientOptions options, CancellationToken cancellationToken)
+    public static async Task<(WebSocket WebSocket, string? SubProtocol, string? Extensions)> ConnectAsync(
+        Uri uri, IDictionary<string, string> headers, LocalWebSocketClientOptions options, CancellationToken cancellationToken)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         ConnectionStream? stream = null;
@@ -57,7 +57,7 @@ internal static class ClientHandshake
 
             stream = new ConnectionStream(new NetworkStream(socket, ownsSocket: true), socket);
             var key = WebSocketHandshake.CreateKey();
-            await stream.WriteAsync(BuildRequest(uri, key, options), cancellationToken).ConfigureAwait(false);
+            await stream.WriteAsync(BuildRequest(uri, key, headers, options), cancellationToken).ConfigureAwait(false);
 
             HttpHead? head;
             try
@@ -84,6 +84,7 @@ internal static class ClientHandshake
             }
 
             var subProtocol = CheckUpgrade(head, key, options);
+            var (extensions, deflate) = NegotiateExtensions(head, options);
             var keepAlive = options.KeepAliveInterval > TimeSpan.Zero;
             var webSocket = WebSocket.CreateFromStream(stream, new WebSocketCreationOptions
             {
@@ -91,9 +92,10 @@ internal static class ClientHandshake
                 SubProtocol = subProtocol,
                 KeepAliveInterval = keepAlive ? options.KeepAliveInterval : TimeSpan.Zero,
                 KeepAliveTimeout = keepAlive ? options.KeepAliveTimeout : Timeout.InfiniteTimeSpan,
+                DangerousDeflateOptions = deflate,
             });
             stream = null;
-            return (webSocket, subProtocol);
+            return (webSocket, subProtocol, extensions);
         }
         catch (IOException exception)
         {
@@ -113,7 +115,29 @@ internal static class ClientHandshake
         }
     }
 
-    private static byte[] BuildRequest(Uri uri, string key, LocalWebSocketClientOptions options)
+    private static (string? Header, WebSocketDeflateOptions? Deflate) NegotiateExtensions(HttpHead head, LocalWebSocketClientOptions options)
+    {
+        if (!head.TryGetHeader("Sec-WebSocket-Extensions", out var answer) || string.IsNullOrWhiteSpace(answer))
+        {
+            return (null, null);
+        }
+
+        if (options.DangerousDeflateOptions is not { } offered)
+        {
+            throw new LocalWebSocketException(LocalWebSocketErrorCode.HandshakeFailed, $"The server enabled extensions that were not offered: {answer}.", 101);
+        }
+
+        try
+        {
+            return (answer, DeflateNegotiation.Accept(answer, offered));
+        }
+        catch (FormatException exception)
+        {
+            throw new LocalWebSocketException(LocalWebSocketErrorCode.HandshakeFailed, exception.Message, 101, exception);
+        }
+    }
+
+    private static byte[] BuildRequest(Uri uri, string key, IDictionary<string, string> headers, LocalWebSocketClientOptions options)
     {
         var request = new StringBuilder(256);
         var target = string.IsNullOrEmpty(uri.Query) || uri.Query == "?" ? uri.AbsolutePath : uri.AbsolutePath + uri.Query;
@@ -127,7 +151,12 @@ internal static class ClientHandshake
             request.Append("Sec-WebSocket-Protocol: ").AppendJoin(", ", options.SubProtocols).Append("\r\n");
         }
 
-        foreach (var (name, value) in options.Headers)
+        if (options.DangerousDeflateOptions is { } deflate)
+        {
+            request.Append("Sec-WebSocket-Extensions: ").Append(DeflateNegotiation.Offer(deflate)).Append("\r\n");
+        }
+
+        foreach (var (name, value) in headers)
         {
             request.Append(name).Append(": ").Append(value).Append("\r\n");
         }

@@ -1,3 +1,4 @@
+using System.Net.WebSockets;
 using LocalWebSocket.Internal;
 
 namespace LocalWebSocket.Client;
@@ -17,6 +18,11 @@ public sealed class LocalWebSocketClientOptions
     private Dictionary<string, string> _details = new(StringComparer.Ordinal);
     private Dictionary<string, string> _headers = new(StringComparer.OrdinalIgnoreCase);
     private List<string> _subProtocols = [];
+    private List<IMessageInterceptor> _interceptors = [];
+    private IReconnectPolicy _reconnectPolicy = Client.ReconnectPolicy.FullJitter(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30));
+    private OfflineSendMode _offlineSendMode = OfflineSendMode.Throw;
+    private int _outboxCapacity = 1024;
+    private TimeProvider _timeProvider = TimeProvider.System;
 
     /// <summary>
     /// The client's details, sent as query parameters of the <c>/ws</c> request (form-encoded, merged over
@@ -83,6 +89,77 @@ public sealed class LocalWebSocketClientOptions
         }
     }
 
+    /// <summary>
+    /// When and how often to reconnect after the connection is lost. Default: exponential backoff with full
+    /// jitter from 1 s up to 30 s, forever. <see cref="ReconnectPolicy.None"/> turns reconnection off.
+    /// </summary>
+    public IReconnectPolicy ReconnectPolicy
+    {
+        get => _reconnectPolicy;
+        set => _reconnectPolicy = value ?? throw new ArgumentNullException(nameof(value));
+    }
+
+    /// <summary>
+    /// Whether <see cref="LocalWebSocketClient.ConnectAsync(Uri, CancellationToken)"/> also retries by the
+    /// reconnect policy when the first attempt fails (it completes when a connection is made, or throws when
+    /// the policy gives up). Default false: the first attempt's failure is thrown at once.
+    /// </summary>
+    public bool ReconnectOnFirstConnect { get; set; }
+
+    /// <summary>
+    /// Runs before every connection attempt, first and reconnects alike, and may change the URL, details or
+    /// headers of that attempt: the place to refresh a token. An exception fails the attempt.
+    /// </summary>
+    public Func<ConnectionRequest, CancellationToken, ValueTask>? PrepareConnection { get; set; }
+
+    /// <summary>
+    /// Runs after every (re)connect, before queued messages go out; messages it sends go first. An exception
+    /// closes the new connection and fails the attempt with <see cref="LocalWebSocketErrorCode.AfterConnectFailed"/>.
+    /// </summary>
+    public Func<AfterConnectContext, CancellationToken, ValueTask>? AfterConnect { get; set; }
+
+    /// <summary>Middleware on sent and received messages, in order (see <see cref="IMessageInterceptor"/>).</summary>
+    public IList<IMessageInterceptor> Interceptors => _interceptors;
+
+    /// <summary>What sending does while not connected. Default <see cref="OfflineSendMode.Throw"/>.</summary>
+    public OfflineSendMode OfflineSendMode
+    {
+        get => _offlineSendMode;
+        set
+        {
+            if (!Enum.IsDefined(value))
+            {
+                throw new ArgumentOutOfRangeException(nameof(value), value, "Unknown offline send mode.");
+            }
+
+            _offlineSendMode = value;
+        }
+    }
+
+    /// <summary>Most messages the outbox holds in <see cref="OfflineSendMode.Queue"/> mode. Default 1024.</summary>
+    public int OutboxCapacity
+    {
+        get => _outboxCapacity;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            _outboxCapacity = value;
+        }
+    }
+
+    /// <summary>The clock of backoff waits and metrics; inject a fake one in tests. Default <see cref="TimeProvider.System"/>.</summary>
+    public TimeProvider TimeProvider
+    {
+        get => _timeProvider;
+        set => _timeProvider = value ?? throw new ArgumentNullException(nameof(value));
+    }
+
+    /// <summary>
+    /// Offers permessage-deflate compression with these parameters when set (off by default). Compressing
+    /// secrets next to attacker-chosen text can leak them (CRIME/BREACH), hence the name, as in the BCL.
+    /// </summary>
+    public WebSocketDeflateOptions? DangerousDeflateOptions { get; set; }
+
     /// <summary>A checked copy the client keeps.</summary>
     /// <exception cref="ArgumentException">A header name or value, or a subprotocol, is not valid HTTP.</exception>
     internal LocalWebSocketClientOptions Snapshot()
@@ -107,6 +184,7 @@ public sealed class LocalWebSocketClientOptions
         clone._details = new(_details, StringComparer.Ordinal);
         clone._headers = new(_headers, StringComparer.OrdinalIgnoreCase);
         clone._subProtocols = [.. _subProtocols];
+        clone._interceptors = [.. _interceptors];
         return clone;
     }
 }

@@ -42,8 +42,9 @@ public sealed partial class ConnectedClient
         {
             // Aborted: by the server, a close timeout, or a failed write.
         }
-        catch (Exception exception) when (exception is WebSocketException or IOException or ObjectDisposedException)
+        catch (Exception exception) when (exception is WebSocketException or IOException or ObjectDisposedException or OperationCanceledException)
         {
+            // OperationCanceledException from elsewhere than our token: the WebSocket's keep-alive got no pong.
             error = exception;
             _server.Logger.LogDebug(exception, "Connection of client {ClientId} broke.", Id);
         }

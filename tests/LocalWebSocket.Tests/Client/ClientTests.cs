@@ -204,40 +204,42 @@ public sealed partial class ClientTests
     }
 
     [Fact]
-    public async Task Only_ws_urls_are_accepted_and_connecting_twice_is_refused()
+    public async Task Only_ws_urls_are_accepted_and_connecting_elsewhere_closes_the_old_connection_with_1001()
     {
         await using var server = await TestServers.StartAsync();
+        await using var other = await TestServers.StartAsync();
+        var left = new Probe<ClientDisconnectedEventArgs>();
+        server.ClientDisconnected += (_, e) => left.Add(e);
         await using var client = new LocalWebSocketClient();
 
         await Assert.ThrowsAsync<ArgumentException>(() => client.ConnectAsync($"http://127.0.0.1:{server.Port}/ws"));
         await client.ConnectAsync(server.WebSocketUrl).Within();
-        await Assert.ThrowsAsync<InvalidOperationException>(() => client.ConnectAsync(server.WebSocketUrl));
+        await client.ConnectAsync(other.WebSocketUrl).Within();
+
+        Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, (await left.WaitForCountAsync(1))[0].CloseStatus);
+        Assert.True(client.IsConnected);
+        Assert.Single(other.Clients);
         Assert.Throws<ArgumentException>(() => new LocalWebSocketClient(new LocalWebSocketClientOptions { Headers = { ["Bad Header"] = "x" } }));
         Assert.Throws<ArgumentOutOfRangeException>(() => new LocalWebSocketClientOptions { ConnectTimeout = TimeSpan.Zero });
     }
 
     [Fact]
-    public async Task Of_two_concurrent_connects_exactly_one_connects()
+    public async Task Concurrent_connects_are_serialised_and_leave_exactly_one_connection()
     {
         await using var server = await TestServers.StartAsync();
         await using var client = new LocalWebSocketClient();
         using var start = new Barrier(2);
 
-        var attempts = Enumerable.Range(0, 2).Select(_ => Task.Run(async () =>
+        await Task.WhenAll(Enumerable.Range(0, 2).Select(_ => Task.Run(async () =>
         {
             start.SignalAndWait(TestServers.Timeout);
-            try
-            {
-                await client.ConnectAsync(server.WebSocketUrl);
-                return true;
-            }
-            catch (InvalidOperationException)
-            {
-                return false;
-            }
-        })).ToArray();
+            await client.ConnectAsync(server.WebSocketUrl);
+        }))).Within();
 
-        Assert.Equal([false, true], (await Task.WhenAll(attempts).Within()).Order());
+        var changes = new Probe<int>();
+        server.ClientsChanged += (_, e) => changes.Add(e.Clients.Count);
+        changes.Add(server.Clients.Count);
+        await changes.WaitUntilAsync(c => c[^1] == 1);
         Assert.True(client.IsConnected);
     }
 
@@ -245,7 +247,7 @@ public sealed partial class ClientTests
     public async Task Oversized_incoming_message_closes_with_1009_and_reports_it()
     {
         await using var server = await TestServers.StartAsync();
-        await using var client = new LocalWebSocketClient(new LocalWebSocketClientOptions { MaxMessageSize = 100 });
+        await using var client = new LocalWebSocketClient(new LocalWebSocketClientOptions { MaxMessageSize = 100, ReconnectPolicy = ReconnectPolicy.None });
         var states = new Probe<ConnectionStateChangedEventArgs>();
         client.StateChanged += (_, e) => states.Add(e);
         await client.ConnectAsync(server.WebSocketUrl).Within();
@@ -262,7 +264,7 @@ public sealed partial class ClientTests
         await using var server = await TestServers.StartAsync();
         var joined = new Probe<ConnectedClient>();
         server.ClientConnected += (_, e) => joined.Add(e.Client);
-        await using var client = new LocalWebSocketClient();
+        await using var client = new LocalWebSocketClient(new LocalWebSocketClientOptions { ReconnectPolicy = ReconnectPolicy.None });
         var states = new Probe<ConnectionStateChangedEventArgs>();
         client.StateChanged += (_, e) => states.Add(e);
         await client.ConnectAsync(server.WebSocketUrl).Within();

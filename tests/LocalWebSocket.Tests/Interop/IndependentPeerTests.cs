@@ -120,7 +120,7 @@ public sealed class IndependentPeerTests
     {
         await using var peer = PeerProcess.Start(PeerProcess.Python, "ws_bad_server.py", "30");
         var port = (await peer.WaitForLineAsync("listening ")).Split(' ')[1];
-        await using var client = new LocalWebSocketClient();
+        await using var client = new LocalWebSocketClient(new LocalWebSocketClientOptions { ReconnectPolicy = ReconnectPolicy.None });
         var states = new Probe<ConnectionStateChangedEventArgs>();
         client.StateChanged += (_, e) => states.Add(e);
 

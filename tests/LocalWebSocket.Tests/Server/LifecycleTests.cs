@@ -57,7 +57,7 @@ public sealed class LifecycleTests
     {
         await using var server = await TestServers.StartAsync();
         var port = server.Port;
-        var clients = Enumerable.Range(0, 5).Select(_ => new LocalWebSocketClient()).ToArray();
+        var clients = Enumerable.Range(0, 5).Select(_ => new LocalWebSocketClient(new LocalWebSocketClientOptions { ReconnectPolicy = ReconnectPolicy.None })).ToArray();
         var closes = new Probe<ConnectionStateChangedEventArgs>();
         foreach (var client in clients)
         {

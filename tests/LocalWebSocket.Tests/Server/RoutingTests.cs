@@ -9,7 +9,11 @@ public sealed class RoutingTests
 {
     private sealed class Peer : IAsyncDisposable
     {
-        public LocalWebSocketClient Client { get; } = new(new LocalWebSocketClientOptions { MaxMessageSize = 32 * 1024 * 1024 });
+        public LocalWebSocketClient Client { get; } = new(new LocalWebSocketClientOptions
+        {
+            MaxMessageSize = 32 * 1024 * 1024,
+            ReconnectPolicy = ReconnectPolicy.None,
+        });
 
         public Probe<WebSocketMessage> Received { get; } = new();
 

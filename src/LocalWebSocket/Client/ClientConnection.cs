@@ -1,0 +1,180 @@
+using System.Buffers;
+using System.Net.WebSockets;
+using LocalWebSocket.Internal;
+using LocalWebSocket.Protocol;
+
+namespace LocalWebSocket.Client;
+
+/// <summary>How one connection of a client ended.</summary>
+internal readonly record struct ConnectionEnd(WebSocketCloseStatus? Status, string? Description, LocalWebSocketException? Error);
+
+/// <summary>
+/// One WebSocket connection of a <see cref="LocalWebSocketClient"/>: its receive loop and its close. The
+/// client owns the send lock, since sends outlive connections (the outbox).
+/// </summary>
+internal sealed class ClientConnection
+{
+    private readonly LocalWebSocketClient _owner;
+    private readonly CancellationTokenSource _abort = new();
+    private readonly int _maxMessageSize;
+    private Task<ConnectionEnd>? _completion;
+    private LocalWebSocketException? _pendingError;
+
+    public ClientConnection(LocalWebSocketClient owner, WebSocket webSocket, int maxMessageSize)
+    {
+        _owner = owner;
+        WebSocket = webSocket;
+        _maxMessageSize = maxMessageSize;
+    }
+
+    public WebSocket WebSocket { get; }
+
+    /// <summary>Completes when the connection has ended and been released.</summary>
+    public Task<ConnectionEnd> Completion => _completion ?? throw new InvalidOperationException("Not started.");
+
+    public void Start() => _completion = ReceiveLoopAsync();
+
+    /// <summary>Drops the connection at once, without a close handshake.</summary>
+    public void Abort()
+    {
+        try
+        {
+            _abort.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Already ended.
+        }
+    }
+
+    /// <summary>Drops the connection if the peer has not finished the close handshake within <paramref name="timeout"/>.</summary>
+    public void AbortAfter(TimeSpan timeout)
+    {
+        try
+        {
+            _abort.CancelAfter(timeout);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Already ended.
+        }
+    }
+
+    /// <summary>Writes one message; the caller holds the client's send lock.</summary>
+    public async ValueTask SendAsync(ReadOnlyMemory<byte> data, WebSocketMessageType type, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await WebSocket.SendAsync(data, type, endOfMessage: true, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is WebSocketException or IOException or ObjectDisposedException)
+        {
+            throw new LocalWebSocketException(LocalWebSocketErrorCode.ConnectionFailed, "The connection broke while sending.", null, exception);
+        }
+    }
+
+    /// <summary>Sends a close frame; the caller holds the client's send lock. Failures mean the connection is gone already.</summary>
+    public async Task SendCloseAsync(WebSocketCloseStatus status, string? reason, TimeSpan timeout)
+    {
+        AbortAfter(timeout);
+        try
+        {
+            if (WebSocket.State is WebSocketState.Open or WebSocketState.CloseReceived)
+            {
+                using var limit = new CancellationTokenSource(timeout);
+                await WebSocket.CloseOutputAsync(status, reason, limit.Token).ConfigureAwait(false);
+            }
+        }
+        catch (Exception exception) when (exception is WebSocketException or IOException or ObjectDisposedException or OperationCanceledException)
+        {
+            // The receive loop reports how the connection ended.
+        }
+    }
+
+    private async Task<ConnectionEnd> ReceiveLoopAsync()
+    {
+        // Leave the connecting caller at once.
+        await Task.Yield();
+        var token = _abort.Token;
+        LocalWebSocketException? error = null;
+        try
+        {
+            while (true)
+            {
+                var first = await WebSocket.ReceiveAsync(Memory<byte>.Empty, token).ConfigureAwait(false);
+                if (first.MessageType == WebSocketMessageType.Close)
+                {
+                    break;
+                }
+
+                var assembled = await MessageAssembler.ReceiveAsync(WebSocket, first, _maxMessageSize, token).ConfigureAwait(false);
+                if (assembled.Outcome == AssemblyOutcome.Complete)
+                {
+                    // The application keeps messages: it gets an exact-size copy, and the pooled buffer goes back.
+                    var data = assembled.Buffer.AsSpan(0, assembled.Length).ToArray();
+                    ArrayPool<byte>.Shared.Return(assembled.Buffer!);
+                    await _owner.OnMessageReceivedAsync(WebSocketMessage.FromOwned(assembled.Type, data), token).ConfigureAwait(false);
+                    continue;
+                }
+
+                if (assembled.Outcome == AssemblyOutcome.TooLarge)
+                {
+                    _pendingError = new LocalWebSocketException(
+                        LocalWebSocketErrorCode.MessageTooLarge, $"The server sent a message over {_maxMessageSize} bytes.");
+                    await _owner.CloseConnectionAsync(this, WebSocketCloseStatus.MessageTooBig, "Message too big").ConfigureAwait(false);
+                }
+
+                break;
+            }
+
+            if (WebSocket.State == WebSocketState.CloseReceived)
+            {
+                await _owner.CloseConnectionAsync(this, WebSocket.CloseStatus ?? WebSocketCloseStatus.NormalClosure, WebSocket.CloseStatusDescription)
+                    .ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            // Aborted: a close timeout, a reconnect-now, or a keep-alive that got no pong.
+        }
+        catch (OperationCanceledException exception)
+        {
+            // The WebSocket aborted itself: its keep-alive got no pong in time.
+            error = new LocalWebSocketException(LocalWebSocketErrorCode.ConnectionFailed, "The server stopped answering (keep-alive).", null, exception);
+        }
+        catch (Exception exception) when (exception is WebSocketException or IOException or ObjectDisposedException)
+        {
+            error = new LocalWebSocketException(
+                exception is WebSocketException { WebSocketErrorCode: WebSocketError.Faulted or WebSocketError.InvalidMessageType or WebSocketError.HeaderError }
+                    ? LocalWebSocketErrorCode.ProtocolError
+                    : LocalWebSocketErrorCode.ConnectionFailed,
+                "The connection broke: " + exception.Message,
+                null,
+                exception);
+        }
+
+        var status = WebSocket.CloseStatus;
+        var description = WebSocket.CloseStatusDescription;
+        error ??= _pendingError;
+        if (error is null && status is { } closeStatus
+            && (closeStatus == WebSocketCloseStatus.PolicyViolation || (int)closeStatus == ProtocolConstants.DartValidationFailedCloseCode))
+        {
+            error = new LocalWebSocketException(
+                LocalWebSocketErrorCode.ValidationFailed,
+                string.IsNullOrEmpty(description) ? "The server refused this client." : description);
+        }
+
+        if (error is null && status is null && !token.IsCancellationRequested)
+        {
+            error = new LocalWebSocketException(LocalWebSocketErrorCode.ConnectionFailed, "The connection ended without a close handshake.");
+        }
+        else if (error is null && status is null)
+        {
+            error = new LocalWebSocketException(LocalWebSocketErrorCode.ConnectionFailed, "The connection was dropped.");
+        }
+
+        WebSocket.Dispose();
+        _abort.Dispose();
+        return new ConnectionEnd(status, description, error);
+    }
+}

@@ -1,0 +1,504 @@
+using System.Net.WebSockets;
+using LocalWebSocket.Internal;
+using LocalWebSocket.Protocol;
+
+namespace LocalWebSocket.Client;
+
+public sealed partial class LocalWebSocketClient
+{
+    private Session? _session;
+    private ClientConnection? _current;
+    private Uri? _lastUrl;
+
+    /// <summary>Connects to a server's WebSocket URL, e.g. <c>ws://192.168.1.20:8080/ws</c>.</summary>
+    /// <inheritdoc cref="ConnectAsync(Uri, CancellationToken)"/>
+    public Task ConnectAsync(string url, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(url);
+        return ConnectAsync(new Uri(url, UriKind.Absolute), cancellationToken);
+    }
+
+    /// <summary>
+    /// Connects to a server's WebSocket URL, sending <see cref="Details"/> as query parameters. Each attempt
+    /// (name resolution, TCP, handshake) is bounded by <see cref="LocalWebSocketClientOptions.ConnectTimeout"/>.
+    /// When already connected, the current connection is closed with 1001 first. Once connected, a lost
+    /// connection is re-established by the reconnect policy until <see cref="DisconnectAsync"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The URL is not a <c>ws://</c> URL.</exception>
+    /// <exception cref="LocalWebSocketException">The attempt failed: <see cref="LocalWebSocketErrorCode.ConnectionFailed"/>,
+    /// <see cref="LocalWebSocketErrorCode.ConnectTimeout"/>, <see cref="LocalWebSocketErrorCode.AuthenticationFailed"/> (401/403),
+    /// <see cref="LocalWebSocketErrorCode.HandshakeFailed"/>, <see cref="LocalWebSocketErrorCode.AfterConnectFailed"/>, or
+    /// <see cref="LocalWebSocketErrorCode.ReconnectGaveUp"/> when <see cref="LocalWebSocketClientOptions.ReconnectOnFirstConnect"/> retried.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public async Task ConnectAsync(Uri url, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ClientHandshake.BuildRequestUri(url, Details);
+        await _lifecycle.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            await EndSessionAsync(WebSocketCloseStatus.EndpointUnavailable, "Reconnecting").ConfigureAwait(false);
+            _lastUrl = url;
+            var session = new Session(url);
+            lock (_stateGate)
+            {
+                _session = session;
+            }
+
+            Transition(ConnectionState.Connecting);
+            ClientConnection connection;
+            try
+            {
+                connection = await ConnectFirstAsync(session, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception exception)
+            {
+                var error = exception as LocalWebSocketException
+                    ?? (exception is OperationCanceledException ? null : new LocalWebSocketException(LocalWebSocketErrorCode.ConnectionFailed, exception.Message, null, exception));
+                EndSessionState(session, null, null, error);
+                session.Dispose();
+                throw;
+            }
+
+            session.Loop = RunSessionAsync(session, connection);
+        }
+        finally
+        {
+            _lifecycle.Release();
+        }
+    }
+
+    /// <summary>
+    /// Closes the connection with 1000 (normal closure), waits for the server's close (at most
+    /// <see cref="LocalWebSocketClientOptions.CloseTimeout"/>), and stops reconnecting. Messages still in the
+    /// outbox fail with <see cref="LocalWebSocketErrorCode.NotConnected"/>. Does nothing when not connected.
+    /// </summary>
+    public async Task DisconnectAsync(CancellationToken cancellationToken = default)
+    {
+        await _lifecycle.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await EndSessionAsync(WebSocketCloseStatus.NormalClosure, null).ConfigureAwait(false);
+        }
+        finally
+        {
+            _lifecycle.Release();
+        }
+    }
+
+    /// <summary>
+    /// Drops the current connection, if any, and reconnects at once, skipping any backoff wait: call it when
+    /// the network changed (Wi-Fi switched, app resumed), since the old connection may be dead without
+    /// knowing it. When the client is disconnected, it connects again to the last URL.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The client never connected.</exception>
+    public async Task ReconnectNowAsync(CancellationToken cancellationToken = default)
+    {
+        Uri? reconnectTo = null;
+        await _lifecycle.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            ClientConnection? current;
+            Session? session;
+            lock (_stateGate)
+            {
+                session = _session;
+                current = _current;
+            }
+
+            if (session is null)
+            {
+                reconnectTo = _lastUrl ?? throw new InvalidOperationException("The client has never connected.");
+            }
+            else
+            {
+                session.SkipNextWait();
+                current?.Abort();
+            }
+        }
+        finally
+        {
+            _lifecycle.Release();
+        }
+
+        if (reconnectTo is not null)
+        {
+            await ConnectAsync(reconnectTo, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The first connection: one attempt, or attempts by the policy when the options say so.</summary>
+    private async Task<ClientConnection> ConnectFirstAsync(Session session, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await ConnectOnceAsync(session, attempt: 0, cancellationToken).ConfigureAwait(false);
+        }
+        catch (LocalWebSocketException error) when (_options.ReconnectOnFirstConnect && !IsRefusal(error))
+        {
+            return await RetryAsync(session, error, null, cancellationToken).ConfigureAwait(false)
+                ?? throw GaveUp(session, error);
+        }
+    }
+
+    /// <summary>
+    /// Owns a session after its first connection: waits for each connection to end, then reconnects by the
+    /// policy, until the user disconnects, a refusal, or the policy gives up.
+    /// </summary>
+    private async Task RunSessionAsync(Session session, ClientConnection connection)
+    {
+        while (true)
+        {
+            var end = await connection.Completion.ConfigureAwait(false);
+            _counters.CountDisconnected(end.Status, end.Description);
+            lock (_stateGate)
+            {
+                if (ReferenceEquals(_current, connection))
+                {
+                    _current = null;
+                }
+            }
+
+            if (session.IsStopping || (end.Error is { } refusal && IsRefusal(refusal)))
+            {
+                EndSessionState(session, end.Status, end.Description, session.IsStopping ? null : end.Error);
+                return;
+            }
+
+            Transition(ConnectionState.Reconnecting, end.Status, end.Description, end.Error);
+            ClientConnection? next;
+            try
+            {
+                next = await RetryAsync(session, end.Error, end.Status, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (LocalWebSocketException error)
+            {
+                EndSessionState(session, null, null, error);
+                return;
+            }
+            catch (OperationCanceledException) when (session.IsStopping)
+            {
+                EndSessionState(session, null, null, null);
+                return;
+            }
+
+            if (next is null)
+            {
+                var gaveUp = session.Attempts == 0 ? end.Error : GaveUp(session, end.Error);
+                EndSessionState(session, session.Attempts == 0 ? end.Status : null, session.Attempts == 0 ? end.Description : null, gaveUp);
+                return;
+            }
+
+            connection = next;
+        }
+    }
+
+    /// <summary>
+    /// Attempts by the policy until one connects (returns it) or the policy gives up (returns null). A
+    /// refusal is thrown: it is never retried.
+    /// </summary>
+    private async Task<ClientConnection?> RetryAsync(
+        Session session, LocalWebSocketException? lastError, WebSocketCloseStatus? lastStatus, CancellationToken cancellationToken)
+    {
+        var policy = _options.ReconnectPolicy;
+        var lostAt = _time.GetUtcNow();
+        var previousDelay = TimeSpan.Zero;
+        session.Attempts = 0;
+        for (var attempt = 1; ; attempt++)
+        {
+            var now = _time.GetUtcNow();
+            var context = new ReconnectContext
+            {
+                Attempt = attempt,
+                PreviousDelay = previousDelay,
+                SinceDisconnected = now - lostAt,
+                SinceLastConnected = _counters.LastConnectedAt is { } connectedAt ? now - connectedAt : null,
+                LastError = lastError,
+                LastCloseStatus = lastStatus,
+            };
+            if (policy.NextDelay(context) is not { } delay)
+            {
+                _counters.AttemptsEnded();
+                if (attempt > 1)
+                {
+                    policy.OnGaveUp(attempt - 1, lastError);
+                }
+
+                return null;
+            }
+
+            _counters.AttemptScheduled(attempt, now + delay);
+            await session.WaitAsync(delay, _time, cancellationToken).ConfigureAwait(false);
+            _counters.AttemptStarted();
+            session.Attempts = attempt;
+            try
+            {
+                var connection = await ConnectOnceAsync(session, attempt, cancellationToken).ConfigureAwait(false);
+                policy.OnReconnected(attempt);
+                return connection;
+            }
+            catch (LocalWebSocketException error) when (!IsRefusal(error))
+            {
+                lastError = error;
+                lastStatus = null;
+            }
+
+            previousDelay = delay;
+        }
+    }
+
+    /// <summary>
+    /// One connection attempt: prepares the request, connects and upgrades within the connect timeout,
+    /// starts receiving, runs the after-connect hook, sends the outbox, and only then reports the state.
+    /// </summary>
+    private async Task<ClientConnection> ConnectOnceAsync(Session session, int attempt, CancellationToken cancellationToken)
+    {
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(session.Stopping, cancellationToken);
+        limit.CancelAfter(_options.ConnectTimeout);
+        var request = new ConnectionRequest(
+            session.Url,
+            new Dictionary<string, string>(_options.Details, StringComparer.Ordinal),
+            new Dictionary<string, string>(_options.Headers, StringComparer.OrdinalIgnoreCase),
+            attempt);
+
+        WebSocket webSocket;
+        try
+        {
+            if (_options.PrepareConnection is { } prepare)
+            {
+                try
+                {
+                    await prepare(request, limit.Token).ConfigureAwait(false);
+                }
+                catch (Exception exception) when (exception is not (OperationCanceledException or LocalWebSocketException))
+                {
+                    throw new LocalWebSocketException(LocalWebSocketErrorCode.ConnectionFailed, "PrepareConnection threw: " + exception.Message, null, exception);
+                }
+            }
+
+            var requestUri = ClientHandshake.BuildRequestUri(request.Url, new Dictionary<string, string>(request.Details));
+            foreach (var name in request.Headers.Keys)
+            {
+                if (!OptionGuards.IsHttpToken(name) || request.Headers[name].AsSpan().ContainsAny('\r', '\n', '\0'))
+                {
+                    throw new LocalWebSocketException(LocalWebSocketErrorCode.ConnectionFailed, $"Header '{name}' is not a valid HTTP header.");
+                }
+            }
+
+            Url = requestUri;
+            (webSocket, var subProtocol, var extensions) = await ClientHandshake.ConnectAsync(requestUri, request.Headers, _options, limit.Token)
+                .ConfigureAwait(false);
+            SubProtocol = subProtocol;
+            Extensions = extensions;
+        }
+        catch (OperationCanceledException exception) when (!session.IsStopping && !cancellationToken.IsCancellationRequested)
+        {
+            throw new LocalWebSocketException(
+                LocalWebSocketErrorCode.ConnectTimeout,
+                $"Connecting to {session.Url} took longer than {_options.ConnectTimeout.TotalSeconds:0.###} s.",
+                null,
+                exception);
+        }
+
+        var connection = new ClientConnection(this, webSocket, _options.MaxMessageSize);
+        lock (_stateGate)
+        {
+            _current = connection;
+        }
+
+        connection.Start();
+        ConnectionStateChangedEventArgs? change = null;
+        await _sendLock.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            await RunAfterConnectAsync(connection, attempt, session.Stopping).ConfigureAwait(false);
+            change = await FlushOutboxAsync(connection, attempt, session.Stopping).ConfigureAwait(false);
+        }
+        catch
+        {
+            connection.Abort();
+            lock (_stateGate)
+            {
+                if (ReferenceEquals(_current, connection))
+                {
+                    _current = null;
+                }
+            }
+
+            throw;
+        }
+        finally
+        {
+            _sendLock.Release();
+        }
+
+        _counters.CountConnected(_time.GetUtcNow(), attempt > 0);
+        Publish(change);
+        return connection;
+    }
+
+    private async Task RunAfterConnectAsync(ClientConnection connection, int attempt, CancellationToken cancellationToken)
+    {
+        if (_options.AfterConnect is not { } afterConnect)
+        {
+            return;
+        }
+
+        try
+        {
+            var context = new AfterConnectContext(this, attempt, async (data, type, token) =>
+            {
+                await connection.SendAsync(data, type, token).ConfigureAwait(false);
+                _counters.CountSent(data.Length);
+            });
+            await afterConnect(context, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            await connection.SendCloseAsync(WebSocketCloseStatus.InternalServerError, "After-connect hook failed", _options.CloseTimeout)
+                .ConfigureAwait(false);
+            throw new LocalWebSocketException(LocalWebSocketErrorCode.AfterConnectFailed, "The after-connect hook threw: " + exception.Message, null, exception);
+        }
+    }
+
+    /// <summary>Sends a close frame through the send lock, so it never cuts a message in half.</summary>
+    internal async Task CloseConnectionAsync(ClientConnection connection, WebSocketCloseStatus status, string? reason)
+    {
+        var locked = await _sendLock.WaitAsync(_options.CloseTimeout).ConfigureAwait(false);
+        try
+        {
+            await connection.SendCloseAsync(status, reason, _options.CloseTimeout).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (locked)
+            {
+                _sendLock.Release();
+            }
+        }
+    }
+
+    /// <summary>Stops the session, if any: closes its connection with <paramref name="status"/> and waits for its end.</summary>
+    private async Task EndSessionAsync(WebSocketCloseStatus status, string? reason)
+    {
+        Session? session;
+        ClientConnection? connection;
+        ConnectionStateChangedEventArgs? change = null;
+        lock (_stateGate)
+        {
+            session = _session;
+            connection = _current;
+            if (session is not null && _state is ConnectionState.Connected or ConnectionState.Reconnected)
+            {
+                change = TransitionLocked(ConnectionState.Disconnecting);
+            }
+        }
+
+        if (session is null)
+        {
+            return;
+        }
+
+        session.Stop();
+        Publish(change);
+        if (connection is not null)
+        {
+            await CloseConnectionAsync(connection, status, reason).ConfigureAwait(false);
+        }
+
+        if (session.Loop is { } loop)
+        {
+            await loop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
+        session.Dispose();
+    }
+
+    /// <summary>Ends a session's state: Disconnected with how it ended, and the outbox failed.</summary>
+    private void EndSessionState(Session session, WebSocketCloseStatus? status, string? description, LocalWebSocketException? error)
+    {
+        ConnectionStateChangedEventArgs? change;
+        lock (_stateGate)
+        {
+            if (ReferenceEquals(_session, session))
+            {
+                _session = null;
+            }
+
+            change = TransitionLocked(ConnectionState.Disconnected, status, description, error);
+        }
+
+        Publish(change);
+        FailOutbox(error ?? new LocalWebSocketException(LocalWebSocketErrorCode.NotConnected, "The client disconnected before the message was sent."));
+    }
+
+    private LocalWebSocketException GaveUp(Session session, LocalWebSocketException? lastError) =>
+        new(LocalWebSocketErrorCode.ReconnectGaveUp, $"Gave up reconnecting to {session.Url} after {session.Attempts} attempts.", null, lastError);
+
+    /// <summary>Refusals never reconnect by themselves: credentials and validation will not fix themselves.</summary>
+    private static bool IsRefusal(LocalWebSocketException error) =>
+        error.Code is LocalWebSocketErrorCode.AuthenticationFailed or LocalWebSocketErrorCode.ValidationFailed;
+
+    /// <summary>One run of connect-and-reconnect to one URL, from ConnectAsync until it ends.</summary>
+    private sealed class Session(Uri url) : IDisposable
+    {
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Lock _gate = new();
+        private TaskCompletionSource? _wake;
+        private bool _skipNextWait;
+
+        public Uri Url { get; } = url;
+
+        public Task? Loop { get; set; }
+
+        /// <summary>Attempts made by the current reconnect run.</summary>
+        public int Attempts { get; set; }
+
+        public CancellationToken Stopping => _stop.Token;
+
+        public bool IsStopping => _stop.IsCancellationRequested;
+
+        public void Stop() => _stop.Cancel();
+
+        /// <summary>Makes the current or next backoff wait end at once (reconnect now).</summary>
+        public void SkipNextWait()
+        {
+            lock (_gate)
+            {
+                _skipNextWait = true;
+                _wake?.TrySetResult();
+            }
+        }
+
+        public async Task WaitAsync(TimeSpan delay, TimeProvider time, CancellationToken cancellationToken)
+        {
+            Task woken;
+            lock (_gate)
+            {
+                if (_skipNextWait || delay <= TimeSpan.Zero)
+                {
+                    _skipNextWait = false;
+                    return;
+                }
+
+                _wake = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                woken = _wake.Task;
+            }
+
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, cancellationToken);
+            var waited = Task.Delay(delay, time, linked.Token);
+            await Task.WhenAny(waited, woken).ConfigureAwait(false);
+            lock (_gate)
+            {
+                _skipNextWait = false;
+                _wake = null;
+            }
+
+            linked.Token.ThrowIfCancellationRequested();
+        }
+
+        public void Dispose() => _stop.Dispose();
+    }
+}
