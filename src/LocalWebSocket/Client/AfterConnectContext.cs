@@ -12,21 +12,23 @@ public sealed class AfterConnectContext
 {
     private readonly Func<ReadOnlyMemory<byte>, WebSocketMessageType, CancellationToken, ValueTask> _send;
 
-    internal AfterConnectContext(LocalWebSocketClient client, int attempt, Func<ReadOnlyMemory<byte>, WebSocketMessageType, CancellationToken, ValueTask> send)
+    internal AfterConnectContext(
+        LocalWebSocketClient client, int attempt, bool isReconnect, Func<ReadOnlyMemory<byte>, WebSocketMessageType, CancellationToken, ValueTask> send)
     {
         Client = client;
         Attempt = attempt;
+        IsReconnect = isReconnect;
         _send = send;
     }
 
     /// <summary>The client that connected; its messages and events already flow.</summary>
     public LocalWebSocketClient Client { get; }
 
-    /// <summary>0 for the first connection, then the reconnect attempt number.</summary>
+    /// <summary>0 for the first attempt, then the number of the retry by the reconnect policy.</summary>
     public int Attempt { get; }
 
-    /// <summary>Whether this is a reconnect.</summary>
-    public bool IsReconnect => Attempt > 0;
+    /// <summary>Whether a connection was lost and this one replaces it.</summary>
+    public bool IsReconnect { get; }
 
     /// <summary>Sends a text message ahead of everything queued.</summary>
     public ValueTask SendAsync(string text, CancellationToken cancellationToken = default) =>

@@ -7,12 +7,13 @@ namespace LocalWebSocket.Client;
 /// </summary>
 public sealed class ConnectionRequest
 {
-    internal ConnectionRequest(Uri url, IDictionary<string, string> details, IDictionary<string, string> headers, int attempt)
+    internal ConnectionRequest(Uri url, IDictionary<string, string> details, IDictionary<string, string> headers, int attempt, bool isReconnect)
     {
         Url = url;
         Details = details;
         Headers = headers;
         Attempt = attempt;
+        IsReconnect = isReconnect;
     }
 
     /// <summary>The WebSocket URL to connect to (details are merged into its query).</summary>
@@ -24,9 +25,9 @@ public sealed class ConnectionRequest
     /// <summary>The extra request headers; a copy of the options' headers.</summary>
     public IDictionary<string, string> Headers { get; }
 
-    /// <summary>0 for the first connection, then the reconnect attempt number.</summary>
+    /// <summary>0 for the first attempt, then the number of the retry by the reconnect policy.</summary>
     public int Attempt { get; }
 
-    /// <summary>Whether this is a reconnect.</summary>
-    public bool IsReconnect => Attempt > 0;
+    /// <summary>Whether a connection was lost and this attempt replaces it.</summary>
+    public bool IsReconnect { get; }
 }

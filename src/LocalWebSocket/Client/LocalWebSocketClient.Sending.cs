@@ -135,7 +135,7 @@ public sealed partial class LocalWebSocketClient
     /// Sends the outbox in order on a new connection (the caller holds the send lock), then reports the
     /// connected state in the same step as it finds the outbox empty, so no send can slip in between.
     /// </summary>
-    private async Task<ConnectionStateChangedEventArgs?> FlushOutboxAsync(ClientConnection connection, int attempt, CancellationToken cancellationToken)
+    private async Task<ConnectionStateChangedEventArgs?> FlushOutboxAsync(ClientConnection connection, bool isReconnect, CancellationToken cancellationToken)
     {
         while (true)
         {
@@ -144,7 +144,7 @@ public sealed partial class LocalWebSocketClient
             {
                 if (!_outbox.TryDequeue(out entry))
                 {
-                    return TransitionLocked(attempt > 0 ? ConnectionState.Reconnected : ConnectionState.Connected);
+                    return TransitionLocked(isReconnect ? ConnectionState.Reconnected : ConnectionState.Connected);
                 }
             }
 

@@ -134,12 +134,12 @@ public sealed partial class LocalWebSocketClient
     {
         try
         {
-            return await ConnectOnceAsync(session, attempt: 0, cancellationToken).ConfigureAwait(false);
+            return await ConnectOnceAsync(session, attempt: 0, isReconnect: false, cancellationToken).ConfigureAwait(false);
         }
         catch (LocalWebSocketException error) when (_options.ReconnectOnFirstConnect && !IsRefusal(error))
         {
-            return await RetryAsync(session, error, null, cancellationToken).ConfigureAwait(false)
-                ?? throw GaveUp(session, error);
+            return await RetryAsync(session, error, null, isReconnect: false, cancellationToken).ConfigureAwait(false)
+                ?? throw (session.Attempts == 0 ? error : GaveUp(session));
         }
     }
 
@@ -171,7 +171,7 @@ public sealed partial class LocalWebSocketClient
             ClientConnection? next;
             try
             {
-                next = await RetryAsync(session, end.Error, end.Status, CancellationToken.None).ConfigureAwait(false);
+                next = await RetryAsync(session, end.Error, end.Status, isReconnect: true, CancellationToken.None).ConfigureAwait(false);
             }
             catch (LocalWebSocketException error)
             {
@@ -186,7 +186,7 @@ public sealed partial class LocalWebSocketClient
 
             if (next is null)
             {
-                var gaveUp = session.Attempts == 0 ? end.Error : GaveUp(session, end.Error);
+                var gaveUp = session.Attempts == 0 ? end.Error : GaveUp(session);
                 EndSessionState(session, session.Attempts == 0 ? end.Status : null, session.Attempts == 0 ? end.Description : null, gaveUp);
                 return;
             }
@@ -200,7 +200,7 @@ public sealed partial class LocalWebSocketClient
     /// refusal is thrown: it is never retried.
     /// </summary>
     private async Task<ClientConnection?> RetryAsync(
-        Session session, LocalWebSocketException? lastError, WebSocketCloseStatus? lastStatus, CancellationToken cancellationToken)
+        Session session, LocalWebSocketException? lastError, WebSocketCloseStatus? lastStatus, bool isReconnect, CancellationToken cancellationToken)
     {
         var policy = _options.ReconnectPolicy;
         var lostAt = _time.GetUtcNow();
@@ -235,13 +235,13 @@ public sealed partial class LocalWebSocketClient
             session.Attempts = attempt;
             try
             {
-                var connection = await ConnectOnceAsync(session, attempt, cancellationToken).ConfigureAwait(false);
+                var connection = await ConnectOnceAsync(session, attempt, isReconnect, cancellationToken).ConfigureAwait(false);
                 policy.OnReconnected(attempt);
                 return connection;
             }
             catch (LocalWebSocketException error) when (!IsRefusal(error))
             {
-                lastError = error;
+                lastError = session.LastAttemptError = error;
                 lastStatus = null;
             }
 
@@ -253,7 +253,7 @@ public sealed partial class LocalWebSocketClient
     /// One connection attempt: prepares the request, connects and upgrades within the connect timeout,
     /// starts receiving, runs the after-connect hook, sends the outbox, and only then reports the state.
     /// </summary>
-    private async Task<ClientConnection> ConnectOnceAsync(Session session, int attempt, CancellationToken cancellationToken)
+    private async Task<ClientConnection> ConnectOnceAsync(Session session, int attempt, bool isReconnect, CancellationToken cancellationToken)
     {
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(session.Stopping, cancellationToken);
         limit.CancelAfter(_options.ConnectTimeout);
@@ -261,7 +261,8 @@ public sealed partial class LocalWebSocketClient
             session.Url,
             new Dictionary<string, string>(_options.Details, StringComparer.Ordinal),
             new Dictionary<string, string>(_options.Headers, StringComparer.OrdinalIgnoreCase),
-            attempt);
+            attempt,
+            isReconnect);
 
         WebSocket webSocket;
         try
@@ -313,8 +314,8 @@ public sealed partial class LocalWebSocketClient
         await _sendLock.WaitAsync(CancellationToken.None).ConfigureAwait(false);
         try
         {
-            await RunAfterConnectAsync(connection, attempt, session.Stopping).ConfigureAwait(false);
-            change = await FlushOutboxAsync(connection, attempt, session.Stopping).ConfigureAwait(false);
+            await RunAfterConnectAsync(connection, attempt, isReconnect, session.Stopping).ConfigureAwait(false);
+            change = await FlushOutboxAsync(connection, isReconnect, session.Stopping).ConfigureAwait(false);
         }
         catch
         {
@@ -334,12 +335,12 @@ public sealed partial class LocalWebSocketClient
             _sendLock.Release();
         }
 
-        _counters.CountConnected(_time.GetUtcNow(), attempt > 0);
+        _counters.CountConnected(_time.GetUtcNow(), isReconnect);
         Publish(change);
         return connection;
     }
 
-    private async Task RunAfterConnectAsync(ClientConnection connection, int attempt, CancellationToken cancellationToken)
+    private async Task RunAfterConnectAsync(ClientConnection connection, int attempt, bool isReconnect, CancellationToken cancellationToken)
     {
         if (_options.AfterConnect is not { } afterConnect)
         {
@@ -348,7 +349,7 @@ public sealed partial class LocalWebSocketClient
 
         try
         {
-            var context = new AfterConnectContext(this, attempt, async (data, type, token) =>
+            var context = new AfterConnectContext(this, attempt, isReconnect, async (data, type, token) =>
             {
                 await connection.SendAsync(data, type, token).ConfigureAwait(false);
                 _counters.CountSent(data.Length);
@@ -434,8 +435,8 @@ public sealed partial class LocalWebSocketClient
         FailOutbox(error ?? new LocalWebSocketException(LocalWebSocketErrorCode.NotConnected, "The client disconnected before the message was sent."));
     }
 
-    private LocalWebSocketException GaveUp(Session session, LocalWebSocketException? lastError) =>
-        new(LocalWebSocketErrorCode.ReconnectGaveUp, $"Gave up reconnecting to {session.Url} after {session.Attempts} attempts.", null, lastError);
+    private static LocalWebSocketException GaveUp(Session session) =>
+        new(LocalWebSocketErrorCode.ReconnectGaveUp, $"Gave up connecting to {session.Url} after {session.Attempts} attempts.", null, session.LastAttemptError);
 
     /// <summary>Refusals never reconnect by themselves: credentials and validation will not fix themselves.</summary>
     private static bool IsRefusal(LocalWebSocketException error) =>
@@ -455,6 +456,9 @@ public sealed partial class LocalWebSocketClient
 
         /// <summary>Attempts made by the current reconnect run.</summary>
         public int Attempts { get; set; }
+
+        /// <summary>Why the last attempt of the current run failed.</summary>
+        public LocalWebSocketException? LastAttemptError { get; set; }
 
         public CancellationToken Stopping => _stop.Token;
 
