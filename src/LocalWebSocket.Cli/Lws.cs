@@ -10,9 +10,12 @@ internal static class Lws
           lws serve [--host ADDR] [--port N] [--echo] [--detail key=value ...] [--token T ...] [--duration SECONDS]
               Runs a server and logs connections and messages until Ctrl+C (or for SECONDS).
               Defaults: --host 0.0.0.0 --port 8080, broadcast mode. --token requires ?token=T from clients.
-          lws connect URL [--detail key=value ...]
-              Connects to ws://host:port/ws; lines you type are sent, messages received are printed.
-              Ends at end of input or when the server closes.
+          lws connect URL [--detail key=value ...] [--reconnect POLICY] [--json]
+              Connects to ws://host:port/ws; lines you type are sent, messages and state changes are printed.
+              POLICY: jitter (default), exponential, linear, constant, infinite or none.
+              --json prints one JSON object per event and line, e.g. {"event":"state","state":"connected"},
+              {"event":"message","type":"text","text":"hi"} (binary as base64), {"event":"error",...}.
+              Ends at end of input, or when the client is refused or gives up.
           lws demo
               Starts a server on loopback, connects two clients and shows them talking.
 

@@ -40,6 +40,7 @@ public sealed class LwsTests
     [InlineData("connect")]
     [InlineData("connect", "http://127.0.0.1:1/ws")]
     [InlineData("demo", "extra")]
+    [InlineData("connect", "ws://127.0.0.1:1/ws", "--reconnect", "sometimes")]
     public async Task Wrong_command_lines_exit_2_with_a_reason(params string[] args)
     {
         var output = new LineWriter();
@@ -112,6 +113,55 @@ public sealed class LwsTests
         var exitCode = await RunAsync(output, null, "connect", $"ws://127.0.0.1:{((System.Net.IPEndPoint)reserved.LocalEndPoint!).Port}/ws").Within();
 
         Assert.Equal(1, exitCode);
-        Assert.Contains("lws: ConnectionFailed:", output.Text, StringComparison.Ordinal);
+        Assert.Contains("ConnectionFailed: Could not connect", output.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Connect_json_reports_every_event_as_one_json_object_per_line_across_a_reconnect()
+    {
+        await using var server = await TestServers.StartAsync(o => o.Routing = RoutingMode.Echo);
+        var joined = new Probe<ConnectedClient>();
+        server.ClientConnected += (_, e) => joined.Add(e.Client);
+        var output = new LineWriter();
+        var input = new ScriptedInput();
+
+        var connecting = RunAsync(output, input, "connect", server.WebSocketUrl.ToString(), "--json", "--reconnect", "constant");
+        await joined.WaitForCountAsync(1);
+        input.Type("hello");
+        await output.WaitForLineAsync("""{"event":"message","type":"text","text":"hello"}""");
+        server.SendToAll(WebSocketMessage.FromBytes([0xCA, 0xFE]));
+        await output.WaitForLineAsync("""{"event":"message","type":"binary","base64":"yv4="}""");
+        await server.StopAsync();
+        await output.WaitForLineAsync("""{"event":"state","state":"reconnecting","closeCode":1001,"closeReason":"Server stopping"}""");
+        input.Type("while away");
+        await output.WaitForLineAsync("""{"event":"error","code":"NotConnected",""");
+        await server.StartAsync();
+        await output.WaitForLineAsync("""{"event":"state","state":"reconnected"}""");
+        input.EndInput();
+
+        Assert.Equal(0, await connecting.Within());
+        var lines = output.Lines.Items;
+        Assert.Equal("""{"event":"state","state":"connecting"}""", lines[0]);
+        Assert.Equal("""{"event":"state","state":"connected"}""", lines[1]);
+        Assert.All(lines, l => System.Text.Json.JsonDocument.Parse(l).Dispose());
+        Assert.Equal("""{"event":"state","state":"disconnected","closeCode":1000,"closeReason":""}""", lines[^1]);
+    }
+
+    [Fact]
+    public void Every_reconnect_policy_name_maps_to_a_policy()
+    {
+        foreach (var name in new[] { "exponential", "jitter", "linear", "constant", "infinite" })
+        {
+            Assert.NotNull(ConnectCommand.ParsePolicy(name).NextDelay(new LocalWebSocket.Client.ReconnectContext
+            {
+                Attempt = 1,
+                PreviousDelay = TimeSpan.Zero,
+                SinceDisconnected = TimeSpan.Zero,
+                SinceLastConnected = null,
+            }));
+        }
+
+        Assert.Same(LocalWebSocket.Client.ReconnectPolicy.None, ConnectCommand.ParsePolicy("none"));
+        Assert.Throws<UsageException>(() => ConnectCommand.ParsePolicy("sometimes"));
     }
 }
