@@ -1,0 +1,188 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using LocalWebSocket.Protocol;
+
+namespace LocalWebSocket.Discovery;
+
+/// <summary>
+/// Finds local-websocket servers, Dart ones included, by probing <c>http://host:port/</c> on every host of
+/// the targets: a host is a server when it answers 200 with exactly one <c>Server</c> header containing
+/// <c>local-websocket</c> and a JSON object body.
+/// </summary>
+/// <remarks>
+/// Probes run with bounded concurrency over one shared connection handler; each has one deadline for
+/// connect, headers and body, and a cap on the body size, so a slow or hostile host costs one probe
+/// timeout at most. Thread-safe.
+/// </remarks>
+public sealed class ServerScanner : IDisposable
+{
+    private readonly ScannerOptions _options;
+    private readonly TimeProvider _time;
+    private readonly HttpClient _http;
+
+    /// <summary>Creates a scanner.</summary>
+    /// <param name="options">Settings; copied.</param>
+    /// <param name="timeProvider">The clock of the watch interval; the system clock by default.</param>
+    public ServerScanner(ScannerOptions? options = null, TimeProvider? timeProvider = null)
+    {
+        _options = (options ?? new ScannerOptions()).Snapshot();
+        _time = timeProvider ?? TimeProvider.System;
+        _http = new HttpClient(new SocketsHttpHandler
+        {
+            // A proxy would send our probes elsewhere, and a redirect would make a non-server look like one.
+            UseProxy = false,
+            AllowAutoRedirect = false,
+            AutomaticDecompression = DecompressionMethods.None,
+            ConnectTimeout = _options.ProbeTimeout,
+            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(5),
+            MaxConnectionsPerServer = 2,
+        })
+        {
+            Timeout = Timeout.InfiniteTimeSpan,
+        };
+    }
+
+    /// <summary>The settings this scanner uses.</summary>
+    public ScannerOptions Options => _options;
+
+    /// <summary>Probes every host of <paramref name="targets"/> once.</summary>
+    /// <returns>The servers found, ordered by URL.</returns>
+    public async Task<IReadOnlyList<DiscoveredServer>> ScanOnceAsync(IEnumerable<ScanTarget> targets, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(targets);
+        var hosts = targets.SelectMany(target => target.Hosts()).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+        var found = new List<DiscoveredServer>();
+        await Parallel.ForEachAsync(
+            hosts,
+            new ParallelOptions { MaxDegreeOfParallelism = _options.MaxConcurrency, CancellationToken = cancellationToken },
+            async (host, token) =>
+            {
+                if (await ProbeAsync(host, token).ConfigureAwait(false) is { } server)
+                {
+                    lock (found)
+                    {
+                        found.Add(server);
+                    }
+                }
+            }).ConfigureAwait(false);
+        return [.. found.OrderBy(server => server.Url.ToString(), StringComparer.Ordinal)];
+    }
+
+    /// <inheritdoc cref="ScanOnceAsync(IEnumerable{ScanTarget}, CancellationToken)"/>
+    public Task<IReadOnlyList<DiscoveredServer>> ScanOnceAsync(ScanTarget target, CancellationToken cancellationToken = default) =>
+        ScanOnceAsync([target], cancellationToken);
+
+    /// <summary>
+    /// Scans again and again, each scan starting <see cref="ScannerOptions.Interval"/> after the previous one
+    /// started (or at once, when a scan took longer), and yields every round with what was added, removed or changed.
+    /// </summary>
+    public async IAsyncEnumerable<DiscoverySnapshot> WatchAsync(
+        IReadOnlyList<ScanTarget> targets, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(targets);
+        var known = new Dictionary<Uri, DiscoveredServer>();
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            var started = _time.GetTimestamp();
+            var servers = await ScanOnceAsync(targets, cancellationToken).ConfigureAwait(false);
+            var snapshot = DiscoverySnapshot.Diff(known, servers);
+            known = servers.ToDictionary(server => server.Url);
+            yield return snapshot;
+
+            var remaining = _options.Interval - _time.GetElapsedTime(started);
+            if (remaining > TimeSpan.Zero)
+            {
+                await Task.Delay(remaining, _time, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Probes one host; null when it is not a local-websocket server or did not answer in time.</summary>
+    public async Task<DiscoveredServer?> ProbeAsync(string host, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(host);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(_options.ProbeTimeout);
+        var clock = Stopwatch.StartNew();
+        var authority = IPAddress.TryParse(host, out var literal) && literal.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{host}]" : host;
+        try
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, $"http://{authority}:{_options.Port}/");
+            using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, deadline.Token).ConfigureAwait(false);
+            if (response.StatusCode != HttpStatusCode.OK
+                || !response.Headers.NonValidated.TryGetValues("Server", out var servers)
+                || servers.Count != 1
+                || !servers.ToString().Contains(ProtocolConstants.ServerHeaderToken, StringComparison.Ordinal))
+            {
+                return null;
+            }
+
+            var body = await ReadCappedAsync(response.Content, deadline.Token).ConfigureAwait(false);
+            if (body is null)
+            {
+                return null;
+            }
+
+            using var document = JsonDocument.Parse(body);
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                return null;
+            }
+
+            var address = literal ?? await ResolveAsync(host, deadline.Token).ConfigureAwait(false);
+            return new DiscoveredServer(
+                new UriBuilder("ws", authority.Trim('[', ']'), _options.Port, ProtocolConstants.WebSocketPath).Uri,
+                address,
+                _options.Port,
+                document.RootElement,
+                DiscoverySource.Scan,
+                clock.Elapsed);
+        }
+        catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException or JsonException or IOException or SocketException)
+        {
+            // Not a server, not there, or too slow: all the same to a scan.
+            cancellationToken.ThrowIfCancellationRequested();
+            return null;
+        }
+    }
+
+    /// <summary>The body, or null when it is larger than the cap.</summary>
+    private async Task<byte[]?> ReadCappedAsync(HttpContent content, CancellationToken cancellationToken)
+    {
+        if (content.Headers.ContentLength > _options.MaxBodySize)
+        {
+            return null;
+        }
+
+        var stream = await content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
+        {
+            var buffer = new byte[_options.MaxBodySize + 1];
+            var filled = 0;
+            while (filled < buffer.Length)
+            {
+                var read = await stream.ReadAsync(buffer.AsMemory(filled), cancellationToken).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    return buffer.AsSpan(0, filled).ToArray();
+                }
+
+                filled += read;
+            }
+
+            return null;
+        }
+    }
+
+    private static async Task<IPAddress> ResolveAsync(string host, CancellationToken cancellationToken)
+    {
+        var addresses = await Dns.GetHostAddressesAsync(host, cancellationToken).ConfigureAwait(false);
+        return addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork) ?? addresses[0];
+    }
+
+    /// <summary>Releases the shared connection handler.</summary>
+    public void Dispose() => _http.Dispose();
+}

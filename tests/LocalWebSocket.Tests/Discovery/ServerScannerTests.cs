@@ -1,0 +1,152 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json.Nodes;
+using LocalWebSocket.Discovery;
+using LocalWebSocket.Server;
+using LocalWebSocket.Tests.Support;
+
+namespace LocalWebSocket.Tests.Discovery;
+
+/// <summary>The subnet scanner against real servers and hostile non-servers on 127.0.0.x addresses (loopback only).</summary>
+public sealed class ServerScannerTests
+{
+    private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(1);
+
+    private static Task<LocalWebSocketServer> StartOnAsync(string host, int port, string name) =>
+        TestServers.StartAsync(o =>
+        {
+            o.Host = host;
+            o.Port = port;
+            o.Details = new JsonObject { ["name"] = name };
+        });
+
+    private static string Response(string headers, string body) =>
+        $"HTTP/1.1 200 OK\r\n{headers}Content-Length: {System.Text.Encoding.UTF8.GetByteCount(body)}\r\nConnection: close\r\n\r\n{body}";
+
+    [Fact]
+    public async Task Finds_servers_on_a_prefix_and_rejects_every_kind_of_non_server_within_the_deadline()
+    {
+        await using var first = await StartOnAsync("127.0.8.2", 0, "first");
+        var port = first.Port;
+        await using var second = await StartOnAsync("127.0.8.3", port, "second");
+        await using var wrongHeader = new FakeHttpHost(IPAddress.Parse("127.0.8.4"), port, Response("Server: nginx\r\n", "{}"));
+        await using var twoHeaders = new FakeHttpHost(IPAddress.Parse("127.0.8.5"), port,
+            Response("Server: local-websocket/1.0.0\r\nServer: local-websocket/1.0.0\r\n", "{}"));
+        await using var notJson = new FakeHttpHost(IPAddress.Parse("127.0.8.6"), port, Response("Server: local-websocket/1.0.0\r\n", "<html>"));
+        await using var slowBody = new FakeHttpHost(IPAddress.Parse("127.0.8.7"), port,
+            "HTTP/1.1 200 OK\r\nServer: local-websocket/1.0.0\r\nContent-Length: 40\r\n\r\n{", trickle: "\"a\":1111111111111111111111111111111111}");
+        await using var notObject = new FakeHttpHost(IPAddress.Parse("127.0.8.8"), port, Response("Server: local-websocket/1.0.0\r\n", "[1,2]"));
+        await using var silent = new FakeHttpHost(IPAddress.Parse("127.0.8.9"), port, response: null);
+        await using var notFound = new FakeHttpHost(IPAddress.Parse("127.0.8.10"), port,
+            "HTTP/1.1 404 Not Found\r\nServer: local-websocket/1.0.0\r\nContent-Length: 2\r\n\r\n{}");
+        using var scanner = new ServerScanner(new ScannerOptions { Port = port, ProbeTimeout = ProbeTimeout });
+        var watch = Stopwatch.StartNew();
+
+        var found = await scanner.ScanOnceAsync(ScanTarget.Parse("127.0.8")).Within();
+
+        Assert.True(watch.Elapsed < ProbeTimeout * 1.5 + TimeSpan.FromSeconds(1), watch.Elapsed.ToString());
+        Assert.Equal([$"ws://127.0.8.2:{port}/ws", $"ws://127.0.8.3:{port}/ws"], found.Select(s => s.Url.ToString()));
+        Assert.Equal(["first", "second"], found.Select(s => s.Details.GetProperty("name").GetString()));
+        Assert.All(found, s =>
+        {
+            Assert.Equal(DiscoverySource.Scan, s.Source);
+            Assert.Equal(port, s.Port);
+            Assert.True(s.RoundTripTime > TimeSpan.Zero);
+        });
+        Assert.Equal(IPAddress.Parse("127.0.8.2"), found[0].Address);
+    }
+
+    [Fact]
+    public async Task A_subnet_of_silent_hosts_costs_about_one_probe_timeout_not_one_per_host()
+    {
+        var hosts = new List<FakeHttpHost>();
+        const int port = 18080;
+        for (var i = 1; i <= 40; i++)
+        {
+            hosts.Add(new FakeHttpHost(IPAddress.Parse($"127.0.9.{i}"), port, response: null));
+        }
+
+        using var scanner = new ServerScanner(new ScannerOptions { Port = port, ProbeTimeout = ProbeTimeout });
+        var watch = Stopwatch.StartNew();
+        var found = await scanner.ScanOnceAsync(ScanTarget.Parse("127.0.9")).Within();
+        watch.Stop();
+        foreach (var host in hosts)
+        {
+            await host.DisposeAsync();
+        }
+
+        Assert.Empty(found);
+        Assert.InRange(watch.Elapsed, ProbeTimeout * 0.9, ProbeTimeout * 1.5 + TimeSpan.FromSeconds(1));
+    }
+
+    [Fact]
+    public async Task An_empty_24_finishes_within_one_and_a_half_probe_timeouts()
+    {
+        using var scanner = new ServerScanner(new ScannerOptions { Port = 18081, ProbeTimeout = ProbeTimeout });
+        var watch = Stopwatch.StartNew();
+
+        var found = await scanner.ScanOnceAsync(ScanTarget.Parse("127.0.10.0/24")).Within();
+
+        Assert.Empty(found);
+        Assert.True(watch.Elapsed < ProbeTimeout * 1.5, watch.Elapsed.ToString());
+    }
+
+    [Fact]
+    public async Task Watching_reports_servers_added_changed_and_removed()
+    {
+        await using var first = await StartOnAsync("127.0.11.2", 0, "first");
+        var port = first.Port;
+        using var scanner = new ServerScanner(new ScannerOptions { Port = port, ProbeTimeout = ProbeTimeout, Interval = TimeSpan.FromMilliseconds(200) });
+        await using var rounds = scanner.WatchAsync([ScanTarget.Parse("127.0.11.0/29")]).GetAsyncEnumerator();
+
+        async Task<DiscoverySnapshot> NextAsync()
+        {
+            Assert.True(await rounds.MoveNextAsync().AsTask().Within());
+            return rounds.Current;
+        }
+
+        async Task<DiscoverySnapshot> UntilAsync(Func<DiscoverySnapshot, bool> condition)
+        {
+            for (var round = 0; round < 50; round++)
+            {
+                var snapshot = await NextAsync();
+                if (condition(snapshot))
+                {
+                    return snapshot;
+                }
+            }
+
+            throw new TimeoutException("The expected round did not come within 50 rounds.");
+        }
+
+        var initial = await NextAsync();
+        Assert.Single(initial.Added);
+
+        await using var second = await StartOnAsync("127.0.11.3", port, "second");
+        var added = await UntilAsync(s => s.Added.Count > 0);
+        Assert.Equal($"ws://127.0.11.3:{port}/ws", added.Added.Single().Url.ToString());
+        Assert.Equal(2, added.Servers.Count);
+
+        first.UpdateDetails(d => d["name"] = "renamed");
+        var changed = await UntilAsync(s => s.Changed.Count > 0);
+        Assert.Equal("renamed", changed.Changed.Single().Details.GetProperty("name").GetString());
+
+        await first.StopAsync();
+        var removed = await UntilAsync(s => s.Removed.Count > 0);
+        Assert.Equal($"ws://127.0.11.2:{port}/ws", removed.Removed.Single().Url.ToString());
+        Assert.Single(removed.Servers);
+    }
+
+    [Fact]
+    public async Task A_found_server_can_be_connected_to_by_its_url()
+    {
+        await using var server = await StartOnAsync("127.0.12.5", 0, "join me");
+        using var scanner = new ServerScanner(new ScannerOptions { Port = server.Port, ProbeTimeout = ProbeTimeout });
+        var found = Assert.Single(await scanner.ScanOnceAsync(ScanTarget.Parse("127.0.12")).Within());
+        await using var client = new LocalWebSocket.Client.LocalWebSocketClient();
+
+        await client.ConnectAsync(found.Url).Within();
+
+        Assert.True(client.IsConnected);
+    }
+}
