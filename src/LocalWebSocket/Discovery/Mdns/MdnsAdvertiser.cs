@@ -1,0 +1,293 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace LocalWebSocket.Discovery.Mdns;
+
+/// <summary>
+/// Advertises one server as a DNS-SD service (<c>_localws._tcp.local.</c>) on chosen interfaces: answers
+/// queries, announces at start and on changes, and says goodbye (TTL 0) when disposed.
+/// </summary>
+/// <remarks>Name conflict probing (RFC 6762 section 8) is not done; instance and host names carry a random suffix instead.</remarks>
+internal sealed class MdnsAdvertiser : IAsyncDisposable
+{
+    public const string ServiceType = "_localws._tcp.local.";
+
+    private const string ServiceEnumeration = "_services._dns-sd._udp.local.";
+    private const int MaxTxtBytes = 1300;
+    private const uint SharedTtl = 4500;
+    private const uint UniqueTtl = 120;
+
+    private readonly List<MdnsTransport> _transports = [];
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Task> _loops = [];
+    private readonly ILogger _logger;
+    private readonly int _port;
+    private readonly string _path;
+    private IReadOnlyList<string> _txt;
+
+    public MdnsAdvertiser(string name, int port, string path, JsonObject details, ILogger? logger = null)
+    {
+        var suffix = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(3)).ToLowerInvariant();
+        InstanceName = $"{Sanitize(name)} ({suffix})";
+        HostName = $"lws-{suffix}.local.";
+        _port = port;
+        _path = path;
+        _txt = BuildTxt(path, details);
+        _logger = logger ?? NullLogger.Instance;
+    }
+
+    /// <summary>The service instance label, e.g. <c>Game Room (a1b2c3)</c>.</summary>
+    public string InstanceName { get; }
+
+    public string InstanceFqdn => $"{InstanceName}.{ServiceType}";
+
+    public string HostName { get; }
+
+    /// <summary>Opens every interface, starts answering, and announces.</summary>
+    /// <exception cref="LocalWebSocketException">Multicast is not available on an interface.</exception>
+    public async Task StartAsync(IReadOnlyList<IPAddress> interfaces, CancellationToken cancellationToken)
+    {
+        foreach (var address in interfaces)
+        {
+            _transports.Add(MdnsTransport.Open(address));
+        }
+
+        foreach (var transport in _transports)
+        {
+            _loops.Add(AnswerLoopAsync(transport, _stop.Token));
+        }
+
+        await AnnounceAsync(cancellationToken).ConfigureAwait(false);
+
+        // RFC 6762 section 8.3: announce at least twice, one second apart.
+        _loops.Add(AnnounceAgainAsync(_stop.Token));
+    }
+
+    /// <summary>Publishes new details in the TXT record and announces the change.</summary>
+    public async Task UpdateDetailsAsync(JsonObject details, CancellationToken cancellationToken)
+    {
+        Volatile.Write(ref _txt, BuildTxt(_path, details));
+        await AnnounceAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task AnnounceAgainAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
+            await AnnounceAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task AnnounceAsync(CancellationToken cancellationToken)
+    {
+        foreach (var transport in _transports)
+        {
+            var records = Records(transport.InterfaceAddress);
+            var announcement = new DnsMessage { IsResponse = true, Answers = [.. records] };
+            await SendSafelyAsync(transport, announcement, null, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>All records this service publishes on one interface.</summary>
+    private List<DnsRecord> Records(IPAddress address) =>
+    [
+        new PtrRecord(ServiceType, SharedTtl, InstanceFqdn),
+        new SrvRecord(InstanceFqdn, UniqueTtl, true, 0, 0, (ushort)_port, HostName),
+        new TxtRecord(InstanceFqdn, SharedTtl, true, Volatile.Read(ref _txt)),
+        new AddressRecord(HostName, UniqueTtl, true, address),
+    ];
+
+    private async Task AnswerLoopAsync(MdnsTransport transport, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[DnsMessage.MaxPacketSize];
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                var (query, from) = await transport.ReceiveAsync(buffer, cancellationToken).ConfigureAwait(false);
+                if (query.IsResponse || query.Questions.Count == 0)
+                {
+                    continue;
+                }
+
+                var response = Answer(query, transport.InterfaceAddress, legacy: from.Port != MdnsTransport.Port);
+                if (response is not null)
+                {
+                    await SendSafelyAsync(transport, response, from.Port != MdnsTransport.Port ? from : null, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (System.Net.Sockets.SocketException exception)
+            {
+                _logger.LogDebug(exception, "mDNS receive on {Interface} failed.", transport.InterfaceAddress);
+                await Task.Delay(100, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+        }
+    }
+
+    /// <summary>The response to a query, or null when it asks nothing of ours.</summary>
+    internal DnsMessage? Answer(DnsMessage query, IPAddress address, bool legacy)
+    {
+        var records = Records(address);
+        var answers = new List<DnsRecord>();
+        var additionals = new List<DnsRecord>();
+        foreach (var question in query.Questions)
+        {
+            var any = question.Type == DnsType.Any;
+            if (Same(question.Name, ServiceEnumeration) && (any || question.Type == DnsType.Ptr))
+            {
+                answers.Add(new PtrRecord(ServiceEnumeration, SharedTtl, ServiceType));
+            }
+            else if (Same(question.Name, ServiceType) && (any || question.Type == DnsType.Ptr))
+            {
+                if (!KnownAnswer(query, records[0]))
+                {
+                    answers.Add(records[0]);
+                    additionals.AddRange(records.Skip(1));
+                }
+            }
+            else if (Same(question.Name, InstanceFqdn))
+            {
+                answers.AddRange(records.Skip(1).Take(2).Where(r => any || r.Type == question.Type));
+                additionals.Add(records[3]);
+            }
+            else if (Same(question.Name, HostName) && (any || question.Type == DnsType.A))
+            {
+                answers.Add(records[3]);
+            }
+        }
+
+        if (answers.Count == 0)
+        {
+            return null;
+        }
+
+        additionals.RemoveAll(answers.Contains);
+        if (legacy)
+        {
+            // RFC 6762 section 6.7: a one-shot querier gets the query id back, its questions, and short TTLs.
+            return new DnsMessage
+            {
+                Id = query.Id,
+                IsResponse = true,
+                Questions = query.Questions,
+                Answers = [.. answers.Distinct().Select(r => r.WithTtl(Math.Min(r.Ttl, 10)))],
+                Additionals = [.. additionals.Distinct().Select(r => r.WithTtl(Math.Min(r.Ttl, 10)))],
+            };
+        }
+
+        return new DnsMessage { IsResponse = true, Answers = [.. answers.Distinct()], Additionals = [.. additionals.Distinct()] };
+    }
+
+    /// <summary>Known-answer suppression (RFC 6762 section 7.1): the querier already has our record with over half its TTL.</summary>
+    private static bool KnownAnswer(DnsMessage query, DnsRecord record) =>
+        query.Answers.Any(known => known is PtrRecord ptr && record is PtrRecord ours
+            && Same(ptr.Name, ours.Name) && Same(ptr.Target, ours.Target) && ptr.Ttl > ours.Ttl / 2);
+
+    private static bool Same(string a, string b) => string.Equals(a.TrimEnd('.'), b.TrimEnd('.'), StringComparison.OrdinalIgnoreCase);
+
+    private async Task SendSafelyAsync(MdnsTransport transport, DnsMessage message, IPEndPoint? to, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await transport.SendAsync(message, to, cancellationToken).ConfigureAwait(false);
+        }
+        catch (System.Net.Sockets.SocketException exception)
+        {
+            _logger.LogDebug(exception, "mDNS send on {Interface} failed.", transport.InterfaceAddress);
+        }
+    }
+
+    /// <summary>Says goodbye (TTL 0) on every interface, then closes.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_stop.IsCancellationRequested)
+        {
+            return;
+        }
+
+        foreach (var transport in _transports)
+        {
+            var goodbye = new DnsMessage { IsResponse = true, Answers = [.. Records(transport.InterfaceAddress).Select(r => r.WithTtl(0))] };
+            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+            await SendSafelyAsync(transport, goodbye, null, limit.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
+        await _stop.CancelAsync().ConfigureAwait(false);
+        foreach (var transport in _transports)
+        {
+            transport.Dispose();
+        }
+
+        await Task.WhenAll(_loops).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        _stop.Dispose();
+    }
+
+    /// <summary>
+    /// The TXT entries: the WebSocket path and protocol version first, then the details whose values are
+    /// strings, numbers or booleans, while they fit (255 bytes an entry, 1300 in all).
+    /// </summary>
+    internal static IReadOnlyList<string> BuildTxt(string path, JsonObject details)
+    {
+        var entries = new List<string> { $"path={path}", "v=1" };
+        var total = entries.Sum(e => Encoding.UTF8.GetByteCount(e) + 1);
+        foreach (var (key, value) in details)
+        {
+            if (key.Length == 0 || key.Contains('=', StringComparison.Ordinal) || key is "path" or "v" || value is not JsonValue scalar)
+            {
+                continue;
+            }
+
+            var text = scalar.GetValueKind() switch
+            {
+                JsonValueKind.String => scalar.GetValue<string>(),
+                JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False => scalar.ToJsonString(),
+                _ => null,
+            };
+            if (text is null)
+            {
+                continue;
+            }
+
+            var entry = $"{key}={text}";
+            var size = Encoding.UTF8.GetByteCount(entry);
+            if (size > 255 || total + size + 1 > MaxTxtBytes)
+            {
+                continue;
+            }
+
+            entries.Add(entry);
+            total += size + 1;
+        }
+
+        return entries;
+    }
+
+    /// <summary>An instance label: no dots (they would split it), at most 50 bytes so the suffix fits 63.</summary>
+    private static string Sanitize(string name)
+    {
+        var cleaned = name.Replace('.', ' ').Trim();
+        if (cleaned.Length == 0)
+        {
+            cleaned = "LocalWebSocket";
+        }
+
+        while (Encoding.UTF8.GetByteCount(cleaned) > 50)
+        {
+            cleaned = cleaned[..^1];
+        }
+
+        return cleaned;
+    }
+}

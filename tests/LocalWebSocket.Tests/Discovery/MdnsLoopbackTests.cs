@@ -1,0 +1,117 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using LocalWebSocket.Discovery;
+using LocalWebSocket.Discovery.Mdns;
+using LocalWebSocket.Tests.Support;
+
+namespace LocalWebSocket.Tests.Discovery;
+
+/// <summary>Our advertiser and browser, multicast pinned to the 127.0.0.1 interface (nothing leaves loopback).</summary>
+[Collection(MdnsCollection.Name)]
+public sealed class MdnsLoopbackTests
+{
+    private static readonly IPAddress[] Loopback = [IPAddress.Loopback];
+
+    private static async Task<DiscoverySnapshot> NextAsync(IAsyncEnumerator<DiscoverySnapshot> rounds, Func<DiscoverySnapshot, bool> condition)
+    {
+        for (var round = 0; round < 100; round++)
+        {
+            Assert.True(await rounds.MoveNextAsync().AsTask().Within());
+            if (condition(rounds.Current))
+            {
+                return rounds.Current;
+            }
+        }
+
+        throw new TimeoutException("The expected mDNS round did not come.");
+    }
+
+    [Fact]
+    public async Task Browser_sees_an_advertised_server_its_details_changes_and_its_goodbye()
+    {
+        var advertiser = new MdnsAdvertiser("Game Room", 18555, "/ws", new JsonObject { ["name"] = "Game Room", ["players"] = 2, ["nested"] = new JsonObject() });
+        await advertiser.StartAsync(Loopback, CancellationToken.None);
+        await using var browser = new MdnsBrowser(Loopback);
+        await using var rounds = browser.WatchAsync().GetAsyncEnumerator();
+
+        var found = await NextAsync(rounds, s => s.Servers.Any(server => server.Port == 18555));
+        var server = found.Servers.Single(s => s.Port == 18555);
+        Assert.Equal(new Uri("ws://127.0.0.1:18555/ws"), server.Url);
+        Assert.Equal(DiscoverySource.Mdns, server.Source);
+        Assert.Equal("Game Room", server.Details.GetProperty("name").GetString());
+        Assert.Equal("2", server.Details.GetProperty("players").GetString());
+        Assert.False(server.Details.TryGetProperty("nested", out _));
+        Assert.StartsWith("Game Room (", server.ServiceName, StringComparison.Ordinal);
+
+        await advertiser.UpdateDetailsAsync(new JsonObject { ["name"] = "Game Room", ["players"] = 3 }, CancellationToken.None);
+        var changed = await NextAsync(rounds, s => s.Changed.Count > 0);
+        Assert.Equal("3", changed.Changed.Single().Details.GetProperty("players").GetString());
+
+        await advertiser.DisposeAsync();
+        var gone = await NextAsync(rounds, s => s.Removed.Count > 0);
+        Assert.Equal(18555, gone.Removed.Single().Port);
+    }
+
+    [Fact]
+    public async Task A_browser_started_after_the_first_announcement_still_finds_the_service()
+    {
+        await using var advertiser = new MdnsAdvertiser("Late", 18556, "/ws", new JsonObject());
+        await advertiser.StartAsync(Loopback, CancellationToken.None);
+        await using var browser = new MdnsBrowser(Loopback);
+        await using var rounds = browser.WatchAsync().GetAsyncEnumerator();
+
+        var found = await NextAsync(rounds, s => s.Servers.Any(server => server.Port == 18556));
+
+        Assert.Equal("ws://127.0.0.1:18556/ws", found.Servers.Single(s => s.Port == 18556).Url.ToString());
+    }
+
+    [Fact]
+    public async Task Hostile_packets_on_the_mdns_port_are_ignored()
+    {
+        await using var advertiser = new MdnsAdvertiser("Sturdy", 18557, "/ws", new JsonObject());
+        await advertiser.StartAsync(Loopback, CancellationToken.None);
+        using (var attacker = new System.Net.Sockets.UdpClient())
+        {
+            attacker.Client.SetSocketOption(System.Net.Sockets.SocketOptionLevel.IP, System.Net.Sockets.SocketOptionName.MulticastInterface, IPAddress.Loopback.GetAddressBytes());
+            var random = new Random(5);
+            for (var i = 0; i < 200; i++)
+            {
+                var junk = new byte[random.Next(0, 300)];
+                random.NextBytes(junk);
+                await attacker.SendAsync(junk, new IPEndPoint(MdnsTransport.Group, MdnsTransport.Port));
+            }
+
+            byte[] loop = [0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xC0, 12, 0, 12, 0, 1];
+            await attacker.SendAsync(loop, new IPEndPoint(MdnsTransport.Group, MdnsTransport.Port));
+        }
+
+        await using var browser = new MdnsBrowser(Loopback);
+        await using var rounds = browser.WatchAsync().GetAsyncEnumerator();
+        var found = await NextAsync(rounds, s => s.Servers.Any(server => server.Port == 18557));
+
+        Assert.Contains(found.Servers, s => s.Port == 18557);
+    }
+
+    [Fact]
+    public void Txt_keeps_scalar_details_within_dns_limits()
+    {
+        var details = new JsonObject { ["name"] = "Room", ["max"] = 4, ["open"] = true, ["list"] = new JsonArray(1), ["a=b"] = "x", ["long"] = new string('x', 300) };
+        for (var i = 0; i < 100; i++)
+        {
+            details[$"k{i}"] = new string('v', 40);
+        }
+
+        var txt = MdnsAdvertiser.BuildTxt("/ws", details);
+
+        Assert.Equal(["path=/ws", "v=1", "name=Room", "max=4", "open=true"], txt.Take(5));
+        Assert.DoesNotContain(txt, e => e.StartsWith("list=", StringComparison.Ordinal) || e.StartsWith("a=b", StringComparison.Ordinal) || e.StartsWith("long=", StringComparison.Ordinal));
+        Assert.True(txt.Sum(e => System.Text.Encoding.UTF8.GetByteCount(e) + 1) <= 1300);
+    }
+}
+
+/// <summary>mDNS tests share UDP port 5353; running them one at a time keeps each test's traffic its own.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class MdnsCollection
+{
+    public const string Name = "mDNS";
+}
