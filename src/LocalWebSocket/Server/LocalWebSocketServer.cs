@@ -45,6 +45,7 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
     private Task? _acceptLoop;
     private bool _disposed;
     private int _lastPort;
+    private Discovery.Mdns.MdnsAdvertiser? _advertiser;
 
     /// <summary>Creates a server; nothing listens until <see cref="StartAsync"/>.</summary>
     /// <param name="options">Settings; copied, so later changes to the object do not affect this server.</param>
@@ -138,6 +139,12 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
         }
     }
 
+    /// <summary>Why mDNS advertising is not running although <see cref="LocalWebSocketServerOptions.AdvertiseMdns"/> asked for it, if it failed.</summary>
+    public LocalWebSocketException? AdvertisingError { get; private set; }
+
+    /// <summary>The mDNS service instance name while advertising, e.g. <c>Game Room (a1b2c3)</c>.</summary>
+    public string? AdvertisedServiceName => _advertiser?.InstanceName;
+
     internal ILogger Logger { get; }
 
     internal ServerCounters Counters { get; } = new();
@@ -157,6 +164,8 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
             Volatile.Write(ref _detailsDocument, Serialize(copy));
             _details = copy;
         }
+
+        PublishDetails();
     }
 
     /// <summary>Replaces the details document, also while running.</summary>
@@ -168,6 +177,65 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
         {
             Volatile.Write(ref _detailsDocument, Serialize(copy));
             _details = copy;
+        }
+
+        PublishDetails();
+    }
+
+    /// <summary>Tells mDNS browsers about new details; failures are logged, never thrown at the caller.</summary>
+    private void PublishDetails()
+    {
+        if (_advertiser is not { } advertiser)
+        {
+            return;
+        }
+
+        _ = UpdateAsync();
+
+        async Task UpdateAsync()
+        {
+            try
+            {
+                await advertiser.UpdateDetailsAsync(Details, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception exception) when (exception is System.Net.Sockets.SocketException or ObjectDisposedException)
+            {
+                Logger.LogDebug(exception, "Announcing new details over mDNS failed.");
+            }
+        }
+    }
+
+    private async Task StartAdvertisingAsync(IPAddress listenAddress, CancellationToken cancellationToken)
+    {
+        AdvertisingError = null;
+        if (!_options.AdvertiseMdns)
+        {
+            return;
+        }
+
+        IReadOnlyList<IPAddress> interfaces = _options.MdnsInterfaces.Count > 0
+            ? [.. _options.MdnsInterfaces]
+            : IPAddress.IsLoopback(listenAddress)
+                ? [IPAddress.Loopback]
+                : listenAddress.AddressFamily == AddressFamily.InterNetwork && !listenAddress.Equals(IPAddress.Any)
+                    ? [listenAddress]
+                    : Discovery.Mdns.MdnsTransport.DefaultInterfaces();
+        var details = Details;
+        var name = _options.MdnsServiceName
+            ?? (details["name"] is System.Text.Json.Nodes.JsonValue value && value.TryGetValue<string>(out var text) ? text : "LocalWebSocket");
+        var advertiser = new Discovery.Mdns.MdnsAdvertiser(name, Port, Protocol.ProtocolConstants.WebSocketPath, details, Logger);
+        try
+        {
+            await advertiser.StartAsync(interfaces, cancellationToken).ConfigureAwait(false);
+            _advertiser = advertiser;
+            Logger.LogInformation("Advertising {Service} over mDNS on {Interfaces}.", advertiser.InstanceFqdn, string.Join(", ", interfaces));
+        }
+        catch (Exception exception) when (exception is LocalWebSocketException or ArgumentException or System.Net.Sockets.SocketException)
+        {
+            await advertiser.DisposeAsync().ConfigureAwait(false);
+            AdvertisingError = exception as LocalWebSocketException
+                ?? new LocalWebSocketException(LocalWebSocketErrorCode.ConnectionFailed, "mDNS advertising failed: " + exception.Message, null, exception);
+            Logger.LogWarning(exception, "mDNS advertising is not available; clients can still find this server by scanning.");
         }
     }
 
@@ -228,6 +296,7 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
             Volatile.Write(ref _listener, listener);
             _acceptLoop = AcceptLoopAsync(listener, _stopping.Token);
             Logger.LogInformation("Listening on {EndPoint}.", _localEndPoint);
+            await StartAdvertisingAsync(address, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -271,6 +340,12 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
         {
             _acceptingClients = false;
             clients = _clientSnapshot;
+        }
+
+        if (_advertiser is { } advertiser)
+        {
+            _advertiser = null;
+            await advertiser.DisposeAsync().ConfigureAwait(false);
         }
 
         var listener = _listener!;

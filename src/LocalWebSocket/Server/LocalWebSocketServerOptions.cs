@@ -236,6 +236,24 @@ public sealed class LocalWebSocketServerOptions
     /// </summary>
     public Security.IRequestAuthenticator? RequestAuthenticator { get; set; }
 
+    /// <summary>
+    /// Whether the server advertises itself over mDNS / DNS-SD as a <c>_localws._tcp</c> service while it
+    /// runs, so that browsers find it without scanning. Off by default in the library (<c>lws serve</c> turns
+    /// it on). When multicast is not available the server still runs; see <see cref="LocalWebSocketServer.AdvertisingError"/>.
+    /// </summary>
+    public bool AdvertiseMdns { get; set; }
+
+    /// <summary>
+    /// The IPv4 interface addresses to advertise on. Empty (the default): the listen address when it is a
+    /// specific IPv4 address, otherwise every interface that is up, multicast-capable and not loopback.
+    /// </summary>
+    public IList<System.Net.IPAddress> MdnsInterfaces => _mdnsInterfaces;
+
+    private List<System.Net.IPAddress> _mdnsInterfaces = [];
+
+    /// <summary>The mDNS service name; by default the details' <c>name</c>, or <c>LocalWebSocket</c>.</summary>
+    public string? MdnsServiceName { get; set; }
+
     /// <summary>The listen backlog: connections the OS queues before they are accepted. Default 512.</summary>
     public int ListenBacklog
     {
@@ -270,6 +288,7 @@ public sealed class LocalWebSocketServerOptions
         var clone = (LocalWebSocketServerOptions)MemberwiseClone();
         clone._details = (JsonObject)_details.DeepClone();
         clone._subProtocols = [.. _subProtocols];
+        clone._mdnsInterfaces = [.. _mdnsInterfaces];
         return clone;
     }
 }

@@ -1,0 +1,173 @@
+using System.Net;
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using LocalWebSocket.Discovery.Mdns;
+
+namespace LocalWebSocket.Discovery;
+
+/// <summary>
+/// The one entry point of discovery: subnet scanning (which finds Dart <c>local_websocket</c> servers too)
+/// and mDNS / DNS-SD browsing, merged and deduplicated by URL, as a stream of snapshots or one answer.
+/// </summary>
+/// <example>
+/// <code>
+/// using var discovery = new ServerDiscovery();
+/// await foreach (var round in discovery.WatchAsync(cancellationToken))
+///     foreach (var server in round.Added) Console.WriteLine(server.Url);
+/// </code>
+/// </example>
+public sealed class ServerDiscovery : IDisposable
+{
+    private readonly DiscoveryOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ServerScanner _scanner;
+
+    /// <summary>Creates a discovery with <paramref name="options"/> (scan and mDNS on every suitable interface by default).</summary>
+    public ServerDiscovery(DiscoveryOptions? options = null, TimeProvider? timeProvider = null)
+    {
+        _options = options ?? new DiscoveryOptions();
+        _time = timeProvider ?? TimeProvider.System;
+        _scanner = new ServerScanner(_options.Scanner, _time);
+    }
+
+    /// <summary>
+    /// Why mDNS is not part of the results, when browsing could not start (no multicast on the interface);
+    /// scanning goes on without it.
+    /// </summary>
+    public LocalWebSocketException? MdnsError { get; private set; }
+
+    /// <summary>
+    /// Discovers continuously: yields the merged list after the first scan and whenever it changes, with what
+    /// was added, removed or changed.
+    /// </summary>
+    public async IAsyncEnumerable<DiscoverySnapshot> WatchAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var updates = Channel.CreateUnbounded<(DiscoverySource Source, IReadOnlyList<DiscoveredServer> Servers)>();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var producers = new List<Task>();
+        if (_options.UseScan)
+        {
+            producers.Add(ProduceAsync(DiscoverySource.Scan, _scanner.WatchAsync(Targets(), stop.Token), updates.Writer));
+        }
+
+        if (_options.UseMdns)
+        {
+            producers.Add(ProduceAsync(DiscoverySource.Mdns, new MdnsBrowser(MdnsInterfaces(), _time).WatchAsync(stop.Token), updates.Writer));
+        }
+
+        var latest = new Dictionary<DiscoverySource, IReadOnlyList<DiscoveredServer>>();
+        var known = new Dictionary<Uri, DiscoveredServer>();
+        var first = true;
+        try
+        {
+            while (await updates.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                while (updates.Reader.TryRead(out var update))
+                {
+                    latest[update.Source] = update.Servers;
+                }
+
+                // Until the first scan round is in, an empty list would only say "not looked yet".
+                if (_options.UseScan && !latest.ContainsKey(DiscoverySource.Scan))
+                {
+                    continue;
+                }
+
+                var merged = Merge(latest.GetValueOrDefault(DiscoverySource.Scan, []), latest.GetValueOrDefault(DiscoverySource.Mdns, []));
+                var snapshot = DiscoverySnapshot.Diff(known, merged);
+                if (first || snapshot.Added.Count + snapshot.Removed.Count + snapshot.Changed.Count > 0)
+                {
+                    first = false;
+                    known = merged.ToDictionary(server => server.Url);
+                    yield return snapshot;
+                }
+
+                if (producers.All(p => p.IsCompleted) && updates.Reader.Count == 0)
+                {
+                    yield break;
+                }
+            }
+        }
+        finally
+        {
+            await stop.CancelAsync().ConfigureAwait(false);
+            await Task.WhenAll(producers).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+    }
+
+    /// <summary>One scan of every target and <see cref="DiscoveryOptions.MdnsWait"/> of mDNS browsing, at the same time; merged.</summary>
+    public async Task<IReadOnlyList<DiscoveredServer>> FindAsync(CancellationToken cancellationToken = default)
+    {
+        var scan = _options.UseScan ? _scanner.ScanOnceAsync(Targets(), cancellationToken) : Task.FromResult<IReadOnlyList<DiscoveredServer>>([]);
+        var mdns = _options.UseMdns ? BrowseForAsync(_options.MdnsWait, cancellationToken) : Task.FromResult<IReadOnlyList<DiscoveredServer>>([]);
+        await Task.WhenAll(scan, mdns).ConfigureAwait(false);
+        return Merge(await scan.ConfigureAwait(false), await mdns.ConfigureAwait(false));
+    }
+
+    private async Task<IReadOnlyList<DiscoveredServer>> BrowseForAsync(TimeSpan wait, CancellationToken cancellationToken)
+    {
+        using var window = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        window.CancelAfter(wait);
+        IReadOnlyList<DiscoveredServer> last = [];
+        try
+        {
+            await foreach (var snapshot in new MdnsBrowser(MdnsInterfaces(), _time).WatchAsync(window.Token).ConfigureAwait(false))
+            {
+                last = snapshot.Servers;
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // The listening window is over.
+        }
+        catch (LocalWebSocketException error)
+        {
+            MdnsError = error;
+        }
+
+        return last;
+    }
+
+    private async Task ProduceAsync(
+        DiscoverySource source, IAsyncEnumerable<DiscoverySnapshot> rounds, ChannelWriter<(DiscoverySource, IReadOnlyList<DiscoveredServer>)> writer)
+    {
+        try
+        {
+            await foreach (var round in rounds.ConfigureAwait(false))
+            {
+                writer.TryWrite((source, round.Servers));
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (LocalWebSocketException error) when (source == DiscoverySource.Mdns)
+        {
+            MdnsError = error;
+            writer.TryWrite((source, []));
+        }
+    }
+
+    private List<ScanTarget> Targets() =>
+        _options.ScanTargets.Count > 0 ? [.. _options.ScanTargets] : [.. ScanTarget.FromLocalInterfaces(_options.IncludeLoopback)];
+
+    private IReadOnlyList<IPAddress> MdnsInterfaces() =>
+        _options.MdnsInterfaces.Count > 0 ? [.. _options.MdnsInterfaces] : MdnsTransport.DefaultInterfaces();
+
+    /// <summary>One entry per URL; a server both found and advertised keeps the scan's details and time, and both sources.</summary>
+    internal static List<DiscoveredServer> Merge(IReadOnlyList<DiscoveredServer> scanned, IReadOnlyList<DiscoveredServer> advertised)
+    {
+        var merged = scanned.ToDictionary(server => server.Url);
+        foreach (var server in advertised)
+        {
+            merged[server.Url] = merged.TryGetValue(server.Url, out var found)
+                ? new DiscoveredServer(found.Url, found.Address, found.Port, found.Details, found.Source | server.Source, found.RoundTripTime, server.ServiceName)
+                : server;
+        }
+
+        return [.. merged.Values.OrderBy(server => server.Url.ToString(), StringComparer.Ordinal)];
+    }
+
+    /// <summary>Releases the scanner's connections.</summary>
+    public void Dispose() => _scanner.Dispose();
+}

@@ -1,0 +1,128 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using LocalWebSocket.Discovery;
+using LocalWebSocket.Discovery.Mdns;
+using LocalWebSocket.Server;
+using LocalWebSocket.Tests.Support;
+
+namespace LocalWebSocket.Tests.Discovery;
+
+/// <summary>Scan and mDNS merged into one discovery; everything pinned to loopback.</summary>
+[Collection(MdnsCollection.Name)]
+public sealed class ServerDiscoveryTests
+{
+    private static DiscoveryOptions LoopbackOptions(int port, params string[] targets)
+    {
+        var options = new DiscoveryOptions { MdnsWait = TimeSpan.FromSeconds(2) };
+        options.Scanner.Port = port;
+        options.Scanner.ProbeTimeout = TimeSpan.FromSeconds(1);
+        options.Scanner.Interval = TimeSpan.FromMilliseconds(300);
+        options.MdnsInterfaces.Add(IPAddress.Loopback);
+        foreach (var target in targets)
+        {
+            options.ScanTargets.Add(ScanTarget.Parse(target));
+        }
+
+        return options;
+    }
+
+    [Fact]
+    public async Task A_server_found_both_ways_is_listed_once_with_both_sources()
+    {
+        await using var server = await TestServers.StartAsync(o =>
+        {
+            o.AdvertiseMdns = true;
+            o.Details = new JsonObject { ["name"] = "Both Ways", ["room"] = "lobby" };
+        });
+        Assert.Null(server.AdvertisingError);
+        using var discovery = new ServerDiscovery(LoopbackOptions(server.Port, "127.0.0.1"));
+
+        var found = await discovery.FindAsync().Within();
+
+        var entry = Assert.Single(found, s => s.Port == server.Port);
+        Assert.Equal(server.WebSocketUrl, entry.Url);
+        Assert.Equal(DiscoverySource.Scan | DiscoverySource.Mdns, entry.Source);
+        Assert.Equal(server.AdvertisedServiceName, entry.ServiceName);
+        Assert.Equal("lobby", entry.Details.GetProperty("room").GetString());
+        Assert.True(entry.RoundTripTime > TimeSpan.Zero);
+    }
+
+    [Fact]
+    public async Task Scan_finds_a_server_that_does_not_advertise_and_mdns_one_outside_the_scanned_range()
+    {
+        await using var plain = await TestServers.StartAsync(o => o.Host = "127.0.13.2");
+        await using var advertised = await TestServers.StartAsync(o =>
+        {
+            o.Host = "127.0.0.1";
+            o.AdvertiseMdns = true;
+            o.Details = new JsonObject { ["name"] = "Advertised" };
+        });
+        using var discovery = new ServerDiscovery(LoopbackOptions(plain.Port, "127.0.13.2"));
+
+        var found = await discovery.FindAsync().Within();
+
+        Assert.Equal(DiscoverySource.Scan, found.Single(s => s.Url == plain.WebSocketUrl).Source);
+        Assert.Equal(DiscoverySource.Mdns, found.Single(s => s.Url == advertised.WebSocketUrl).Source);
+    }
+
+    [Fact]
+    public async Task Watching_sees_an_advertised_server_arrive_and_leave()
+    {
+        using var discovery = new ServerDiscovery(LoopbackOptions(18559, "127.0.14.1"));
+        await using var rounds = discovery.WatchAsync().GetAsyncEnumerator();
+        Assert.True(await rounds.MoveNextAsync().AsTask().Within());
+
+        var server = await TestServers.StartAsync(o =>
+        {
+            o.AdvertiseMdns = true;
+            o.Details = new JsonObject { ["name"] = "Comes and goes" };
+        });
+        var url = server.WebSocketUrl;
+        await UntilAsync(rounds, r => r.Added.Any(s => s.Url == url));
+        await server.DisposeAsync();
+        await UntilAsync(rounds, r => r.Removed.Any(s => s.Url == url));
+    }
+
+    [Fact]
+    public async Task Without_multicast_on_an_interface_the_server_runs_and_says_why_it_does_not_advertise()
+    {
+        await using var server = await TestServers.StartAsync(o =>
+        {
+            o.AdvertiseMdns = true;
+            o.MdnsInterfaces.Add(IPAddress.Parse("192.0.2.123"));
+        });
+
+        Assert.True(server.IsRunning);
+        Assert.NotNull(server.AdvertisingError);
+        Assert.Contains("mDNS is not available", server.AdvertisingError.Message, StringComparison.Ordinal);
+        Assert.Null(server.AdvertisedServiceName);
+    }
+
+    [Fact]
+    public void Merge_keeps_one_entry_per_url_with_the_scans_details()
+    {
+        var url = new Uri("ws://10.0.0.5:8080/ws");
+        var scanned = new DiscoveredServer(url, IPAddress.Parse("10.0.0.5"), 8080, System.Text.Json.JsonDocument.Parse("""{"a":1}""").RootElement, DiscoverySource.Scan, TimeSpan.FromMilliseconds(3));
+        var advertised = new DiscoveredServer(url, IPAddress.Parse("10.0.0.5"), 8080, System.Text.Json.JsonDocument.Parse("""{"a":"1"}""").RootElement, DiscoverySource.Mdns, TimeSpan.Zero, "Room");
+
+        var merged = Assert.Single(ServerDiscovery.Merge([scanned], [advertised]));
+
+        Assert.Equal("""{"a":1}""", merged.DetailsJson);
+        Assert.Equal(DiscoverySource.Scan | DiscoverySource.Mdns, merged.Source);
+        Assert.Equal("Room", merged.ServiceName);
+    }
+
+    private static async Task UntilAsync(IAsyncEnumerator<DiscoverySnapshot> rounds, Func<DiscoverySnapshot, bool> condition)
+    {
+        for (var round = 0; round < 100; round++)
+        {
+            Assert.True(await rounds.MoveNextAsync().AsTask().Within());
+            if (condition(rounds.Current))
+            {
+                return;
+            }
+        }
+
+        throw new TimeoutException("The expected discovery round did not come.");
+    }
+}
