@@ -1,5 +1,7 @@
+using System.Net;
 using System.Text.Json.Nodes;
 using LocalWebSocket.Client;
+using LocalWebSocket.Discovery;
 using LocalWebSocket.Server;
 
 namespace LocalWebSocket.Cli;
@@ -43,6 +45,9 @@ internal static class DemoCommand
             Port = 0,
             Routing = RoutingMode.Broadcast,
             Details = new JsonObject { ["name"] = "LocalWebSocket demo", ["room"] = "lobby", ["maxPlayers"] = 4 },
+
+            // Bound to 127.0.0.1, the advertisement stays on the loopback interface.
+            AdvertiseMdns = true,
         };
         await using var server = new LocalWebSocketServer(options);
         server.ClientConnected += (_, e) => log.Line("server", $"+ client {Short(e.Client.Id)} joined with details {Transcript.Describe(e.Client.Details)}");
@@ -59,8 +64,9 @@ internal static class DemoCommand
             log.Line("http", $"details document: {body}");
         }
 
-        await using var alice = await ConnectAsync("alice", "laptop", server, log, stop);
-        await using var bob = await ConnectAsync("bob", "phone", server, log, stop);
+        var found = await DiscoverAsync(server, log, stop);
+        await using var alice = await ConnectAsync("alice", "laptop", found.Url, log, stop);
+        await using var bob = await ConnectAsync("bob", "phone", found.Url, log, stop);
         await WaitForClientsAsync(server, 2, stop);
         log.Line("server", $"clients now: {string.Join(", ", server.Clients.Select(c => c.Details["username"]))}");
 
@@ -100,14 +106,47 @@ internal static class DemoCommand
         public ValueTask DisposeAsync() => Client.DisposeAsync();
     }
 
-    private static async Task<DemoClient> ConnectAsync(string username, string device, LocalWebSocketServer server, Transcript log, CancellationToken stop)
+    /// <summary>Finds the demo's own server the way an app would: a scan of 127.0.0.x and mDNS on loopback.</summary>
+    private static async Task<DiscoveredServer> DiscoverAsync(LocalWebSocketServer server, Transcript log, CancellationToken stop)
+    {
+        var options = new DiscoveryOptions { MdnsWait = TimeSpan.FromSeconds(1.5) };
+        options.Scanner.Port = server.Port;
+        options.ScanTargets.Add(ScanTarget.Parse("127.0.0"));
+        options.MdnsInterfaces.Add(IPAddress.Loopback);
+        if (server.AdvertisedServiceName is { } service)
+        {
+            log.Line("mdns", $"server advertises \"{service}\" as _localws._tcp on loopback");
+        }
+        else
+        {
+            log.Line("mdns", $"server is not advertising: {server.AdvertisingError?.Message}");
+        }
+
+        log.Line("scan", $"discovering: GET / on 127.0.0.1-254 port {server.Port}, and mDNS on 127.0.0.1");
+        using var discovery = new ServerDiscovery(options);
+        var found = await discovery.FindAsync(stop);
+        foreach (var candidate in found)
+        {
+            log.Line("scan", $"found {candidate.Url} via {candidate.Source} in {candidate.RoundTripTime.TotalMilliseconds:0.0} ms: {candidate.DetailsJson}");
+        }
+
+        if (discovery.MdnsError is { } error)
+        {
+            log.Line("mdns", $"browsing unavailable here ({error.Message}); the scan is enough");
+        }
+
+        return found.FirstOrDefault(candidate => candidate.Port == server.Port)
+            ?? throw new InvalidOperationException("expected: discovery finds the demo server");
+    }
+
+    private static async Task<DemoClient> ConnectAsync(string username, string device, Uri url, Transcript log, CancellationToken stop)
     {
         var client = new LocalWebSocketClient(new LocalWebSocketClientOptions
         {
             Details = { ["username"] = username, ["device"] = device },
             ConnectTimeout = StepTimeout,
         });
-        await client.ConnectAsync(server.WebSocketUrl, stop);
+        await client.ConnectAsync(url, stop);
         log.Line(username, $"connected to {client.Url}");
         return new DemoClient(client);
     }

@@ -7,9 +7,17 @@ internal static class Lws
         lws: local-network WebSockets (server, client, demo)
 
         Usage:
-          lws serve [--host ADDR] [--port N] [--echo] [--detail key=value ...] [--token T ...] [--duration SECONDS]
+          lws serve [--host ADDR] [--port N] [--echo] [--detail key=value ...] [--token T ...]
+                    [--no-mdns] [--interface ADDR ...] [--duration SECONDS]
               Runs a server and logs connections and messages until Ctrl+C (or for SECONDS).
               Defaults: --host 0.0.0.0 --port 8080, broadcast mode. --token requires ?token=T from clients.
+              Advertises over mDNS (_localws._tcp) on the listen address, or on --interface ADDR, unless --no-mdns.
+          lws scan [PREFIX|CIDR|HOST ...] [--port N] [--interface ADDR] [--mdns|--no-mdns] [--once] [--json]
+                   [--timeout MS] [--duration SECONDS]
+              Finds servers by probing GET / on every host (a.b.c, a.b.c.d/n, or a host; default: this
+              machine's subnets, or the --interface's /24) and by mDNS on --interface (default: all).
+              --once does one pass and prints a table; --json prints one object per server and line
+              (url, details, source, rttMs). Without --once it watches until Ctrl+C (or for SECONDS).
           lws connect URL [--detail key=value ...] [--reconnect POLICY] [--json]
               Connects to ws://host:port/ws; lines you type are sent, messages and state changes are printed.
               POLICY: jitter (default), exponential, linear, constant, infinite or none.
@@ -53,6 +61,7 @@ internal static class Lws
                 "serve" => await ServeCommand.RunAsync(rest, output, stop.Token),
                 "connect" => await ConnectCommand.RunAsync(rest, output, input, stop.Token),
                 "demo" => await DemoCommand.RunAsync(rest, output, stop.Token),
+                "scan" => await ScanCommand.RunAsync(rest, output, stop.Token),
                 _ => throw new UsageException($"Unknown command '{args[0]}'."),
             };
         }

@@ -9,7 +9,7 @@ internal static class ServeCommand
 {
     public static async Task<int> RunAsync(string[] args, TextWriter output, CancellationToken stop)
     {
-        var line = CommandLine.Parse(args, ["--host", "--port", "--detail", "--token", "--duration"], ["--echo"]);
+        var line = CommandLine.Parse(args, ["--host", "--port", "--detail", "--token", "--duration", "--interface"], ["--echo", "--no-mdns"]);
         if (line.Positional.Count > 0)
         {
             throw new UsageException($"serve takes no argument '{line.Positional[0]}'.");
@@ -36,6 +36,16 @@ internal static class ServeCommand
         }
 
         options.Details = details;
+        options.AdvertiseMdns = !line.Has("--no-mdns");
+        foreach (var text in line.All("--interface"))
+        {
+            if (!System.Net.IPAddress.TryParse(text, out var address) || address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork)
+            {
+                throw new UsageException($"--interface takes an IPv4 address of this machine, not '{text}'.");
+            }
+
+            options.MdnsInterfaces.Add(address);
+        }
         if (line.All("--token") is { Count: > 0 } tokens)
         {
             options.RequestAuthenticator = new QueryTokenAuthenticator(tokens);
@@ -59,6 +69,15 @@ internal static class ServeCommand
         await server.StartAsync(stop);
         log.Line("server", $"listening on {server.LocalEndPoint} in {options.Routing.ToString().ToLowerInvariant()} mode");
         log.Line("server", $"WebSocket: {server.WebSocketUrl}   details: {server.Address}");
+        if (server.AdvertisedServiceName is { } service)
+        {
+            log.Line("server", $"advertising \"{service}\" over mDNS (_localws._tcp)");
+        }
+        else if (server.AdvertisingError is { } error)
+        {
+            log.Line("server", $"not advertising over mDNS: {error.Message}");
+        }
+
         log.Line("server", "press Ctrl+C to stop");
 
         await Task.Delay(Timeout.Infinite, lifetime.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);

@@ -28,6 +28,7 @@ public sealed class LwsTests
         Assert.Contains("decoded JSON field text = \"Hi Alice, JSON here\"", text, StringComparison.Ordinal);
         Assert.Contains("bob     received binary 6 bytes: CAFEBABE0001", text, StringComparison.Ordinal);
         Assert.Contains("done: everything above worked", text, StringComparison.Ordinal);
+        Assert.Matches(@"scan +found ws://127\.0\.0\.1:\d+/ws via Scan", text);
     }
 
     [Theory]
@@ -41,6 +42,10 @@ public sealed class LwsTests
     [InlineData("connect", "http://127.0.0.1:1/ws")]
     [InlineData("demo", "extra")]
     [InlineData("connect", "ws://127.0.0.1:1/ws", "--reconnect", "sometimes")]
+    [InlineData("scan", "10.0.0.0/8")]
+    [InlineData("scan", "--interface", "eth0")]
+    [InlineData("scan", "--mdns", "--no-mdns")]
+    [InlineData("serve", "--interface", "::1")]
     public async Task Wrong_command_lines_exit_2_with_a_reason(params string[] args)
     {
         var output = new LineWriter();
@@ -77,6 +82,50 @@ public sealed class LwsTests
         await stop.CancelAsync();
         Assert.Equal(0, await serving.Within());
         Assert.Contains("stopped: 1 clients joined, 1 messages received", output.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Scan_once_prints_json_lines_for_servers_found_by_scan_and_mdns()
+    {
+        await using var server = await TestServers.StartAsync(o =>
+        {
+            o.AdvertiseMdns = true;
+            o.Details = new System.Text.Json.Nodes.JsonObject { ["name"] = "cli scan" };
+        });
+        var output = new LineWriter();
+
+        var exitCode = await RunAsync(output, null, "scan", "127.0.0.1", "--port", server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--interface", "127.0.0.1", "--once", "--json").Within();
+
+        Assert.Equal(0, exitCode);
+        var line = Assert.Single(output.Lines.Items, l => l.Contains(server.WebSocketUrl.ToString(), StringComparison.Ordinal));
+        using var json = System.Text.Json.JsonDocument.Parse(line);
+        Assert.Equal(server.WebSocketUrl.ToString(), json.RootElement.GetProperty("url").GetString());
+        Assert.Equal("cli scan", json.RootElement.GetProperty("details").GetProperty("name").GetString());
+        Assert.Equal("scan,mdns", json.RootElement.GetProperty("source").GetString());
+        Assert.True(json.RootElement.GetProperty("rttMs").GetDouble() > 0);
+    }
+
+    [Fact]
+    public async Task Scan_once_without_json_prints_a_table_and_watching_reports_arrivals()
+    {
+        await using var server = await TestServers.StartAsync(o => o.Host = "127.0.15.7");
+        var port = server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var url = server.WebSocketUrl;
+        var table = new LineWriter();
+
+        Assert.Equal(0, await RunAsync(table, null, "scan", "127.0.15", "--port", port, "--no-mdns", "--once").Within());
+        Assert.StartsWith("URL", table.Lines.Items[0], StringComparison.Ordinal);
+        Assert.Contains(table.Lines.Items, l => l.StartsWith(url.ToString(), StringComparison.Ordinal) && l.Contains("scan", StringComparison.Ordinal));
+
+        var live = new LineWriter();
+        using var stop = new CancellationTokenSource();
+        var watching = RunAsync(live, stop.Token, "scan", "127.0.15.0/28", "--port", port, "--no-mdns", "--json");
+        await live.WaitForLineAsync($$"""{"event":"added","url":"{{url}}",""");
+        await server.StopAsync();
+        await live.WaitForLineAsync($$"""{"event":"removed","url":"{{url}}",""");
+        await stop.CancelAsync();
+        Assert.Equal(0, await watching.Within());
     }
 
     [Fact]
