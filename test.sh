@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test. First installs what the tests need on a fresh Debian machine: the independent peers
-# (python3-websockets and python3-autobahn from Debian, ws from npm, pinned in tests/peers).
+# (python3-websockets, python3-autobahn and python3-zeroconf from Debian, ws from npm, pinned in
+# tests/peers) and iproute2 for the network-namespace LAN of the discovery tests.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -9,6 +10,8 @@ sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()
 /usr/bin/python3 -c 'import websockets' 2>/dev/null || missing+=(python3-websockets)
 /usr/bin/python3 -c 'import autobahn' 2>/dev/null || missing+=(python3-autobahn)
+/usr/bin/python3 -c 'import zeroconf' 2>/dev/null || missing+=(python3-zeroconf)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then

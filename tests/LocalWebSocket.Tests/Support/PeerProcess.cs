@@ -79,6 +79,12 @@ internal sealed class PeerProcess : IAsyncDisposable
             throw new InvalidOperationException("npm package ws is missing in tests/peers: run ./test.sh, which installs it.");
         }
 
+        return StartRaw(program, arguments);
+    }
+
+    /// <summary>Starts any program, in the peers folder, with its output captured.</summary>
+    public static PeerProcess StartRaw(string program, params string[] arguments)
+    {
         var info = new ProcessStartInfo(program)
         {
             WorkingDirectory = PeersDirectory,
@@ -134,6 +140,21 @@ internal sealed class PeerProcess : IAsyncDisposable
         }
 
         return _lines.Items.First(l => l.StartsWith(prefix, StringComparison.Ordinal));
+    }
+
+    /// <summary>Waits for a line containing <paramref name="text"/> and returns it.</summary>
+    public async Task<string> WaitForLineContainingAsync(string text)
+    {
+        try
+        {
+            await _lines.WaitUntilAsync(lines => lines.Any(l => l.Contains(text, StringComparison.Ordinal)));
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"Peer never printed '{text}'. Output:\n{Output}\nErrors:\n{Errors}");
+        }
+
+        return _lines.Items.First(l => l.Contains(text, StringComparison.Ordinal));
     }
 
     /// <summary>Every line starting with <paramref name="prefix"/> so far.</summary>
