@@ -110,6 +110,12 @@ internal static class ScanCommand
                     }
                 }
 
+                // The live table: every server known now, after each change.
+                if (!json && round.Added.Count + round.Changed.Count + round.Removed.Count > 0)
+                {
+                    PrintTable(round.Servers, output);
+                }
+
                 output.Flush();
             }
         }

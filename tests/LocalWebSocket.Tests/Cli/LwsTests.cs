@@ -126,6 +126,16 @@ public sealed class LwsTests
         await live.WaitForLineAsync($$"""{"event":"removed","url":"{{url}}",""");
         await stop.CancelAsync();
         Assert.Equal(0, await watching.Within());
+
+        await using var again = await TestServers.StartAsync(o => o.Host = "127.0.15.8");
+        var tableLive = new LineWriter();
+        using var stopTable = new CancellationTokenSource();
+        var watchingTable = RunAsync(tableLive, stopTable.Token, "scan", "127.0.15.8", "--port", again.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--no-mdns");
+        await tableLive.WaitForLineAsync("added");
+        await tableLive.WaitForLineAsync("URL");
+        await tableLive.WaitForLineAsync(again.WebSocketUrl.ToString() + "  scan");
+        await stopTable.CancelAsync();
+        Assert.Equal(0, await watchingTable.Within());
     }
 
     [Fact]

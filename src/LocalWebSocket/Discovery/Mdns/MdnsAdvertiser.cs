@@ -22,6 +22,7 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
     private const uint UniqueTtl = 120;
 
     private readonly List<MdnsTransport> _transports = [];
+    private readonly Dictionary<IPAddress, IReadOnlyList<IPAddress>> _ipv6ByInterface = [];
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _loops = [];
     private readonly ILogger _logger;
@@ -54,6 +55,7 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
         foreach (var address in interfaces)
         {
             _transports.Add(MdnsTransport.Open(address));
+            _ipv6ByInterface[address] = Ipv6AddressesOf(address);
         }
 
         foreach (var transport in _transports)
@@ -96,14 +98,33 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
         }
     }
 
-    /// <summary>All records this service publishes on one interface.</summary>
+    /// <summary>
+    /// All records this service publishes on one interface: PTR, SRV, TXT, then the host's A record and the
+    /// AAAA records of the same interface's IPv6 addresses.
+    /// </summary>
     private List<DnsRecord> Records(IPAddress address) =>
     [
         new PtrRecord(ServiceType, SharedTtl, InstanceFqdn),
         new SrvRecord(InstanceFqdn, UniqueTtl, true, 0, 0, (ushort)_port, HostName),
         new TxtRecord(InstanceFqdn, SharedTtl, true, Volatile.Read(ref _txt)),
         new AddressRecord(HostName, UniqueTtl, true, address),
+        .. _ipv6ByInterface.GetValueOrDefault(address, []).Select(v6 => new AddressRecord(HostName, UniqueTtl, true, v6)),
     ];
+
+    /// <summary>The IPv6 addresses of the interface that holds <paramref name="ipv4"/> (::1 for loopback).</summary>
+    private static IReadOnlyList<IPAddress> Ipv6AddressesOf(IPAddress ipv4)
+    {
+        foreach (var network in System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces())
+        {
+            var unicast = network.GetIPProperties().UnicastAddresses;
+            if (unicast.Any(u => u.Address.Equals(ipv4)))
+            {
+                return [.. unicast.Select(u => u.Address).Where(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6)];
+            }
+        }
+
+        return [];
+    }
 
     private async Task AnswerLoopAsync(MdnsTransport transport, CancellationToken cancellationToken)
     {
@@ -160,11 +181,11 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
             else if (Same(question.Name, InstanceFqdn))
             {
                 answers.AddRange(records.Skip(1).Take(2).Where(r => any || r.Type == question.Type));
-                additionals.Add(records[3]);
+                additionals.AddRange(records.Skip(3));
             }
-            else if (Same(question.Name, HostName) && (any || question.Type == DnsType.A))
+            else if (Same(question.Name, HostName))
             {
-                answers.Add(records[3]);
+                answers.AddRange(records.Skip(3).Where(r => any || r.Type == question.Type));
             }
         }
 
