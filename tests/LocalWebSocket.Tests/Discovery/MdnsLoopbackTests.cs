@@ -12,6 +12,9 @@ public sealed class MdnsLoopbackTests
 {
     private static readonly IPAddress[] Loopback = [IPAddress.Loopback];
 
+    /// <summary>Advertised port numbers of this test process's own, so parallel test runs never see each other's services.</summary>
+    private static readonly int BasePort = 30000 + (Environment.ProcessId % 10000) * 3;
+
     private static async Task<DiscoverySnapshot> NextAsync(IAsyncEnumerator<DiscoverySnapshot> rounds, Func<DiscoverySnapshot, bool> condition)
     {
         for (var round = 0; round < 100; round++)
@@ -29,14 +32,14 @@ public sealed class MdnsLoopbackTests
     [Fact]
     public async Task Browser_sees_an_advertised_server_its_details_changes_and_its_goodbye()
     {
-        var advertiser = new MdnsAdvertiser("Game Room", 18555, "/ws", new JsonObject { ["name"] = "Game Room", ["players"] = 2, ["nested"] = new JsonObject() });
+        var advertiser = new MdnsAdvertiser("Game Room", BasePort, "/ws", new JsonObject { ["name"] = "Game Room", ["players"] = 2, ["nested"] = new JsonObject() });
         await advertiser.StartAsync(Loopback, CancellationToken.None);
         await using var browser = new MdnsBrowser(Loopback);
         await using var rounds = browser.WatchAsync().GetAsyncEnumerator();
 
-        var found = await NextAsync(rounds, s => s.Servers.Any(server => server.Port == 18555));
-        var server = found.Servers.Single(s => s.Port == 18555);
-        Assert.Equal(new Uri("ws://127.0.0.1:18555/ws"), server.Url);
+        var found = await NextAsync(rounds, s => s.Servers.Any(server => server.Port == BasePort));
+        var server = found.Servers.Single(s => s.Port == BasePort);
+        Assert.Equal(new Uri($"ws://127.0.0.1:{BasePort}/ws"), server.Url);
         Assert.Equal(DiscoverySource.Mdns, server.Source);
         Assert.Equal("Game Room", server.Details.GetProperty("name").GetString());
         Assert.Equal("2", server.Details.GetProperty("players").GetString());
@@ -49,26 +52,26 @@ public sealed class MdnsLoopbackTests
 
         await advertiser.DisposeAsync();
         var gone = await NextAsync(rounds, s => s.Removed.Count > 0);
-        Assert.Equal(18555, gone.Removed.Single().Port);
+        Assert.Equal(BasePort, gone.Removed.Single().Port);
     }
 
     [Fact]
     public async Task A_browser_started_after_the_first_announcement_still_finds_the_service()
     {
-        await using var advertiser = new MdnsAdvertiser("Late", 18556, "/ws", new JsonObject());
+        await using var advertiser = new MdnsAdvertiser("Late", BasePort + 1, "/ws", new JsonObject());
         await advertiser.StartAsync(Loopback, CancellationToken.None);
         await using var browser = new MdnsBrowser(Loopback);
         await using var rounds = browser.WatchAsync().GetAsyncEnumerator();
 
-        var found = await NextAsync(rounds, s => s.Servers.Any(server => server.Port == 18556));
+        var found = await NextAsync(rounds, s => s.Servers.Any(server => server.Port == (BasePort + 1)));
 
-        Assert.Equal("ws://127.0.0.1:18556/ws", found.Servers.Single(s => s.Port == 18556).Url.ToString());
+        Assert.Equal($"ws://127.0.0.1:{BasePort + 1}/ws", found.Servers.Single(s => s.Port == (BasePort + 1)).Url.ToString());
     }
 
     [Fact]
     public async Task Hostile_packets_on_the_mdns_port_are_ignored()
     {
-        await using var advertiser = new MdnsAdvertiser("Sturdy", 18557, "/ws", new JsonObject());
+        await using var advertiser = new MdnsAdvertiser("Sturdy", BasePort + 2, "/ws", new JsonObject());
         await advertiser.StartAsync(Loopback, CancellationToken.None);
         using (var attacker = new System.Net.Sockets.UdpClient())
         {
@@ -87,9 +90,9 @@ public sealed class MdnsLoopbackTests
 
         await using var browser = new MdnsBrowser(Loopback);
         await using var rounds = browser.WatchAsync().GetAsyncEnumerator();
-        var found = await NextAsync(rounds, s => s.Servers.Any(server => server.Port == 18557));
+        var found = await NextAsync(rounds, s => s.Servers.Any(server => server.Port == (BasePort + 2)));
 
-        Assert.Contains(found.Servers, s => s.Port == 18557);
+        Assert.Contains(found.Servers, s => s.Port == (BasePort + 2));
     }
 
     [Fact]

@@ -59,9 +59,9 @@ public sealed class ServerScannerTests
     [Fact]
     public async Task A_subnet_of_silent_hosts_costs_about_one_probe_timeout_not_one_per_host()
     {
-        var hosts = new List<FakeHttpHost>();
-        const int port = 18080;
-        for (var i = 1; i <= 40; i++)
+        var hosts = new List<FakeHttpHost> { new(IPAddress.Parse("127.0.9.1"), 0, response: null) };
+        var port = hosts[0].Port;
+        for (var i = 2; i <= 40; i++)
         {
             hosts.Add(new FakeHttpHost(IPAddress.Parse($"127.0.9.{i}"), port, response: null));
         }

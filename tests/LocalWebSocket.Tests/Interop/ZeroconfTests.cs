@@ -38,19 +38,22 @@ public sealed class ZeroconfTests
     [Fact]
     public async Task We_find_a_zeroconf_registration_on_loopback_and_drop_it_on_its_goodbye()
     {
+        // A name and port of this test's own: zeroconf refuses a name another responder already holds.
+        var instance = "zeroconf-peer-" + Environment.ProcessId;
+        var port = 20000 + (Environment.ProcessId % 20000);
         await using var browser = new MdnsBrowser([IPAddress.Loopback]);
         await using var rounds = browser.WatchAsync().GetAsyncEnumerator();
-        await using var peer = PeerProcess.Start(PeerProcess.Python, "zc_register.py", "127.0.0.1", "18790", "3");
+        await using var peer = PeerProcess.Start(PeerProcess.Python, "zc_register.py", "127.0.0.1", Text(port), "3", instance);
         await peer.WaitForLineAsync("registered");
 
-        var added = await UntilAsync(rounds, r => r.Added.Any(s => s.Port == 18790));
-        var server = added.Added.Single(s => s.Port == 18790);
-        Assert.Equal(new Uri("ws://127.0.0.1:18790/ws"), server.Url);
-        Assert.Equal("zeroconf-peer", server.ServiceName);
+        var added = await UntilAsync(rounds, r => r.Added.Any(s => s.Port == port));
+        var server = added.Added.Single(s => s.Port == port);
+        Assert.Equal(new Uri($"ws://127.0.0.1:{port}/ws"), server.Url);
+        Assert.Equal(instance, server.ServiceName);
         Assert.Equal("zeroconf peer", server.Details.GetProperty("name").GetString());
 
         await peer.WaitForLineAsync("unregistered");
-        await UntilAsync(rounds, r => r.Removed.Any(s => s.Port == 18790));
+        await UntilAsync(rounds, r => r.Removed.Any(s => s.Port == port));
     }
 
     [NamespaceFact]

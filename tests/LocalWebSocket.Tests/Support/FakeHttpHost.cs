@@ -21,6 +21,8 @@ internal sealed class FakeHttpHost : IAsyncDisposable
         _loop = Task.Run(() => ServeAsync(response, trickle));
     }
 
+    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+
     private async Task ServeAsync(string? response, string? trickle)
     {
         var held = new List<TcpClient>();
