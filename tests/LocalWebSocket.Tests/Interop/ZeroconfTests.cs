@@ -56,6 +56,25 @@ public sealed class ZeroconfTests
         await UntilAsync(rounds, r => r.Removed.Any(s => s.Port == port));
     }
 
+    [Fact]
+    public async Task A_service_that_vanishes_without_a_goodbye_expires_by_its_ttl_on_the_browsers_clock()
+    {
+        var clock = new ManualTimeProvider();
+        var instance = "vanishing-" + Environment.ProcessId;
+        var port = 40000 + (Environment.ProcessId % 20000);
+        await using var browser = new MdnsBrowser([IPAddress.Loopback], clock);
+        await using var rounds = browser.WatchAsync().GetAsyncEnumerator();
+        var peer = PeerProcess.Start(PeerProcess.Python, "zc_register.py", "127.0.0.1", Text(port), "60", instance);
+        await peer.WaitForLineAsync("registered");
+        await UntilAsync(rounds, r => r.Added.Any(s => s.Port == port));
+
+        // Killed: no goodbye. Its SRV and A records (TTL 120 s) must run out on the browser's clock.
+        await peer.DisposeAsync();
+        clock.Advance(TimeSpan.FromSeconds(121));
+
+        await UntilAsync(rounds, r => r.Removed.Any(s => s.Port == port));
+    }
+
     [NamespaceFact]
     public async Task Across_two_namespace_hosts_scan_and_mdns_find_our_server_and_zeroconf_in_both_directions()
     {
