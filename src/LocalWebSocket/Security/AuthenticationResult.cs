@@ -3,11 +3,12 @@ namespace LocalWebSocket.Security;
 /// <summary>What a request authenticator decided.</summary>
 public readonly record struct AuthenticationResult
 {
-    private AuthenticationResult(bool succeeded, int statusCode, string? reason)
+    private AuthenticationResult(bool succeeded, int statusCode, string? reason, IReadOnlyDictionary<string, string>? metadata = null)
     {
         Succeeded = succeeded;
         StatusCode = statusCode;
         Reason = reason;
+        Metadata = metadata;
     }
 
     /// <summary>Whether the request may upgrade.</summary>
@@ -19,8 +20,12 @@ public readonly record struct AuthenticationResult
     /// <summary>Why the request was denied; sent to the client in the JSON error body.</summary>
     public string? Reason { get; }
 
+    /// <summary>What the authenticator learned about the client (a user name, a role), kept on the connected client.</summary>
+    public IReadOnlyDictionary<string, string>? Metadata { get; }
+
     /// <summary>The request may upgrade.</summary>
-    public static AuthenticationResult Allow() => new(true, 101, null);
+    /// <param name="metadata">Facts to keep on the connected client as <see cref="Server.ConnectedClient.AuthenticationMetadata"/>.</param>
+    public static AuthenticationResult Allow(IReadOnlyDictionary<string, string>? metadata = null) => new(true, 101, null, metadata);
 
     /// <summary>Credentials are missing (HTTP 401).</summary>
     public static AuthenticationResult MissingCredentials(string reason) => Deny(401, reason);

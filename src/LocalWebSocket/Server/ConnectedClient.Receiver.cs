@@ -61,7 +61,7 @@ public sealed partial class ConnectedClient
         switch (message.Outcome)
         {
             case AssemblyOutcome.Complete:
-                _server.OnMessageReceived(this, message.Type, message.Buffer!, message.Length);
+                await _server.OnMessageReceivedAsync(this, message.Type, message.Buffer!, message.Length, token).ConfigureAwait(false);
                 return true;
 
             case AssemblyOutcome.TooLarge:

@@ -21,11 +21,17 @@ public sealed partial class ConnectedClient
     private readonly CancellationTokenSource _abort = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    private readonly Lock _stateGate = new();
+    private Dictionary<object, object>? _state;
+    private Task _hooks = Task.CompletedTask;
+    private long _lastReceived;
+
     internal ConnectedClient(
         LocalWebSocketServer server,
         LocalWebSocketServerOptions options,
         string id,
         IReadOnlyDictionary<string, string> details,
+        IReadOnlyDictionary<string, string> metadata,
         IPEndPoint remoteEndPoint,
         DateTimeOffset connectedAt,
         string? subProtocol,
@@ -36,6 +42,8 @@ public sealed partial class ConnectedClient
         _options = options;
         Id = id;
         Details = details;
+        AuthenticationMetadata = metadata;
+        _lastReceived = Environment.TickCount64;
         RemoteEndPoint = remoteEndPoint;
         ConnectedAt = connectedAt;
         SubProtocol = subProtocol;
@@ -48,6 +56,9 @@ public sealed partial class ConnectedClient
 
     /// <summary>The details the client sent as query parameters of its <c>/ws</c> request.</summary>
     public IReadOnlyDictionary<string, string> Details { get; }
+
+    /// <summary>What the request authenticator kept about this client (empty when none).</summary>
+    public IReadOnlyDictionary<string, string> AuthenticationMetadata { get; }
 
     /// <summary>The client's address and port.</summary>
     public IPEndPoint RemoteEndPoint { get; }
@@ -88,6 +99,76 @@ public sealed partial class ConnectedClient
 
     /// <inheritdoc />
     public override string ToString() => $"{Id} ({RemoteEndPoint})";
+
+    /// <summary>
+    /// Per-client state of a validator or handler (a rate limiter's bucket), created once per key; it lives
+    /// and dies with the client, so memory stays O(1) per client per key.
+    /// </summary>
+    /// <typeparam name="T">The state's type.</typeparam>
+    /// <param name="key">The owner of the state, usually the validator itself.</param>
+    /// <param name="create">Makes the state the first time, given the key.</param>
+    public T GetOrAddState<T>(object key, Func<object, T> create)
+        where T : class
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(create);
+        lock (_stateGate)
+        {
+            _state ??= new Dictionary<object, object>(ReferenceEqualityComparer.Instance);
+            if (!_state.TryGetValue(key, out var state))
+            {
+                _state[key] = state = create(key);
+            }
+
+            return (T)state;
+        }
+    }
+
+    /// <summary>The <see cref="Environment.TickCount64"/> of the last message received, for the idle timeout.</summary>
+    internal long LastReceivedTicks => Volatile.Read(ref _lastReceived);
+
+    internal void MarkReceived() => Volatile.Write(ref _lastReceived, Environment.TickCount64);
+
+    /// <summary>
+    /// Runs a lifecycle hook after the ones queued before it, off the caller's thread, bounded by the hook
+    /// timeout; failures are logged. Hooks of one client never overlap and keep their order.
+    /// </summary>
+    internal void QueueHook(string name, Func<CancellationToken, ValueTask> hook)
+    {
+        lock (_stateGate)
+        {
+            _hooks = _hooks.ContinueWith(
+                async _ =>
+                {
+                    using var limit = new CancellationTokenSource(_options.HookTimeout);
+                    try
+                    {
+                        await hook(limit.Token).AsTask().WaitAsync(_options.HookTimeout).ConfigureAwait(false);
+                    }
+                    catch (Exception exception)
+                    {
+                        _server.Counters.CountHookFailure();
+                        Microsoft.Extensions.Logging.LoggerExtensions.LogError(
+                            _server.Logger, exception, "The {Hook} hook failed for client {ClientId}; the server goes on.", name, Id);
+                    }
+                },
+                CancellationToken.None,
+                TaskContinuationOptions.None,
+                TaskScheduler.Default).Unwrap();
+        }
+    }
+
+    /// <summary>Completes when the hooks queued so far have run.</summary>
+    internal Task HooksIdle
+    {
+        get
+        {
+            lock (_stateGate)
+            {
+                return _hooks;
+            }
+        }
+    }
 
     /// <summary>Drops the connection at once, without a close handshake.</summary>
     internal void Abort()

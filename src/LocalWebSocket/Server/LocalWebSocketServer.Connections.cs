@@ -18,6 +18,7 @@ public sealed partial class LocalWebSocketServer
     private static readonly TimeSpan LingerTime = TimeSpan.FromSeconds(1);
 
     private int _connectionCount;
+    private AddressLimiter _addressLimits = null!;
 
     private async Task AcceptLoopAsync(Socket listener, CancellationToken stopping)
     {
@@ -56,12 +57,30 @@ public sealed partial class LocalWebSocketServer
     {
         var overLimit = Interlocked.Increment(ref _connectionCount) > _options.MaxConnections;
         var stream = new ConnectionStream(new NetworkStream(socket, ownsSocket: true), socket);
+        var address = (socket.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
+        var perAddress = _addressLimits.Enter(address);
         try
         {
             socket.NoDelay = true;
             if (overLimit)
             {
                 await RejectAsync(stream, socket, HttpResponses.PlainError(503, "Too many connections."), stopping).ConfigureAwait(false);
+                return;
+            }
+
+            if (perAddress != AddressLimiter.Verdict.Allowed)
+            {
+                if (perAddress == AddressLimiter.Verdict.TooMany)
+                {
+                    Counters.CountPerIpLimit();
+                }
+                else
+                {
+                    Counters.CountHandshakeRateLimited();
+                }
+
+                await RejectAsync(stream, socket, HttpResponses.PlainError(429, perAddress == AddressLimiter.Verdict.TooMany
+                    ? "Too many connections from your address." : "Too many new connections from your address; slow down."), stopping).ConfigureAwait(false);
                 return;
             }
 
@@ -85,6 +104,7 @@ public sealed partial class LocalWebSocketServer
             }
 
             Interlocked.Decrement(ref _connectionCount);
+            _addressLimits.Leave(address);
         }
     }
 
@@ -209,16 +229,25 @@ public sealed partial class LocalWebSocketServer
         var subProtocol = NegotiateSubProtocol(head);
         var details = QueryString.Parse(head.Query);
         var remoteEndPoint = (IPEndPoint)socket.RemoteEndPoint!;
+        IReadOnlyDictionary<string, string> metadata = EmptyMetadata;
+
+        if (!OriginAllowed(head))
+        {
+            Counters.CountOriginRejected();
+            await RejectAsync(stream, socket, HttpResponses.PlainError(403, "Origin not allowed."), cancellationToken).ConfigureAwait(false);
+            return null;
+        }
 
         if (_options.RequestAuthenticator is { } authenticator)
         {
-            var refusal = await AuthenticateAsync(authenticator, head, details, remoteEndPoint, cancellationToken).ConfigureAwait(false);
+            var (refusal, granted) = await AuthenticateAsync(authenticator, head, details, remoteEndPoint, cancellationToken).ConfigureAwait(false);
             if (refusal is not null)
             {
                 await RejectAsync(stream, socket, refusal, cancellationToken).ConfigureAwait(false);
                 return null;
             }
 
+            metadata = granted ?? EmptyMetadata;
             foreach (var parameter in authenticator.CredentialParameters)
             {
                 details.Remove(parameter);
@@ -242,13 +271,18 @@ public sealed partial class LocalWebSocketServer
             _options,
             Guid.CreateVersion7().ToString("N"),
             details.AsReadOnly(),
+            metadata,
             remoteEndPoint,
             DateTimeOffset.UtcNow,
             subProtocol,
             webSocket,
             stream);
 
-        if (!TryJoin(client))
+        if (!await ValidateClientAsync(client, cancellationToken).ConfigureAwait(false))
+        {
+            client.RequestClose(WebSocketCloseStatus.PolicyViolation, ProtocolConstants.ClientValidationFailedReason, discardQueued: true);
+        }
+        else if (!TryJoin(client))
         {
             // The server began stopping during the handshake.
             client.RequestClose(WebSocketCloseStatus.EndpointUnavailable, "Server stopping", discardQueued: true);
@@ -257,8 +291,45 @@ public sealed partial class LocalWebSocketServer
         return client;
     }
 
-    /// <summary>The error response of a denied request, or null when it may upgrade.</summary>
-    private async Task<byte[]?> AuthenticateAsync(
+    private static readonly IReadOnlyDictionary<string, string> EmptyMetadata = new Dictionary<string, string>().AsReadOnly();
+
+    /// <summary>Browsers send <c>Origin</c>; when an allow-list is set, only listed origins (and non-browsers) pass.</summary>
+    private bool OriginAllowed(HttpHead head) =>
+        _options.AllowedOrigins.Count == 0
+        || !head.TryGetHeader("Origin", out var origin)
+        || _options.AllowedOrigins.Any(allowed => string.Equals(allowed.TrimEnd('/'), origin.TrimEnd('/'), StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>Runs the client validator; a refusal or an exception keeps the client out.</summary>
+    private async Task<bool> ValidateClientAsync(ConnectedClient client, CancellationToken cancellationToken)
+    {
+        if (_options.ClientValidator is not { } validator)
+        {
+            return true;
+        }
+
+        Security.ClientValidationResult result;
+        try
+        {
+            var context = new Security.ClientValidationContext(client.Details, client.RemoteEndPoint, client.AuthenticationMetadata, Clients.Count);
+            result = await validator.ValidateAsync(context, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+            Logger.LogError(exception, "The client validator threw; the client is refused.");
+            result = Security.ClientValidationResult.Refuse("Validator error");
+        }
+
+        if (!result.Accepted)
+        {
+            Counters.CountClientRefused();
+            Logger.LogInformation("Client from {RemoteEndPoint} refused: {Reason}.", client.RemoteEndPoint, result.Reason);
+        }
+
+        return result.Accepted;
+    }
+
+    /// <summary>The error response of a denied request (null when it may upgrade), and the metadata of an allowed one.</summary>
+    private async Task<(byte[]? Refusal, IReadOnlyDictionary<string, string>? Metadata)> AuthenticateAsync(
         Security.IRequestAuthenticator authenticator,
         HttpHead head,
         Dictionary<string, string> query,
@@ -279,12 +350,12 @@ public sealed partial class LocalWebSocketServer
 
         if (result.Succeeded)
         {
-            return null;
+            return (null, result.Metadata);
         }
 
         Counters.CountAuthenticationFailure();
         Logger.LogInformation("Request from {RemoteEndPoint} denied: {Status} {Reason}.", remoteEndPoint, result.StatusCode, result.Reason);
-        return HttpResponses.AuthenticationFailed(result.StatusCode, result.Reason ?? "Authentication failed");
+        return (HttpResponses.AuthenticationFailed(result.StatusCode, result.Reason ?? "Authentication failed"), null);
     }
 
     /// <summary>The server's most preferred subprotocol among those the client offers.</summary>

@@ -24,6 +24,11 @@ public sealed partial class LocalWebSocketServer
 
         Counters.CountJoined();
         Logger.LogInformation("Client {ClientId} joined from {RemoteEndPoint}.", client.Id, client.RemoteEndPoint);
+        if (_options.LifecycleHandler is { } lifecycle)
+        {
+            client.QueueHook("connected", token => lifecycle.OnConnectedAsync(client, token));
+        }
+
         var connected = new ClientConnectedEventArgs(client);
         _connections.Publish(connected);
         Raise(ClientConnected, connected);
@@ -50,6 +55,11 @@ public sealed partial class LocalWebSocketServer
 
         Logger.LogInformation("Client {ClientId} left ({CloseStatus}).", client.Id, status?.ToString() ?? "no close frame");
         var disconnected = new ClientDisconnectedEventArgs(client, status, description, error);
+        if (_options.LifecycleHandler is { } lifecycle)
+        {
+            client.QueueHook("disconnected", token => lifecycle.OnDisconnectedAsync(disconnected, token));
+        }
+
         _disconnections.Publish(disconnected);
         Raise(ClientDisconnected, disconnected);
         PublishClientsChanged(snapshot);
@@ -71,16 +81,56 @@ public sealed partial class LocalWebSocketServer
     /// Relays a whole message and raises it to the application. Takes ownership of the pooled
     /// <paramref name="buffer"/>: the receivers' queues share it, and the last one returns it to the pool.
     /// </summary>
-    internal void OnMessageReceived(ConnectedClient sender, WebSocketMessageType type, byte[] buffer, int length)
+    internal ValueTask OnMessageReceivedAsync(ConnectedClient sender, WebSocketMessageType type, byte[] buffer, int length, CancellationToken cancellationToken)
     {
         Counters.CountReceived(length);
+        sender.MarkReceived();
         if (!sender.IsConnected)
         {
             // It is closing: what it still sends is not relayed.
             ArrayPool<byte>.Shared.Return(buffer);
+            return ValueTask.CompletedTask;
+        }
+
+        if (_options.MessageValidator is { } validator)
+        {
+            return ValidateThenRouteAsync(validator, sender, type, buffer, length, cancellationToken);
+        }
+
+        Route(sender, type, buffer, length);
+        return ValueTask.CompletedTask;
+    }
+
+    private async ValueTask ValidateThenRouteAsync(
+        Security.IMessageValidator validator, ConnectedClient sender, WebSocketMessageType type, byte[] buffer, int length, CancellationToken cancellationToken)
+    {
+        Security.MessageVerdict verdict;
+        try
+        {
+            verdict = await validator.ValidateAsync(sender, new Security.IncomingMessage(type, buffer.AsMemory(0, length)), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+            Logger.LogError(exception, "The message validator threw; the message is dropped.");
+            verdict = Security.MessageVerdict.Drop;
+        }
+
+        if (verdict == Security.MessageVerdict.Accept)
+        {
+            Route(sender, type, buffer, length);
             return;
         }
 
+        ArrayPool<byte>.Shared.Return(buffer);
+        Counters.CountMessageRejected();
+        if (verdict == Security.MessageVerdict.Close)
+        {
+            sender.RequestClose(WebSocketCloseStatus.PolicyViolation, "Message rejected", discardQueued: true);
+        }
+    }
+
+    private void Route(ConnectedClient sender, WebSocketMessageType type, byte[] buffer, int length)
+    {
         var outgoing = OutgoingMessage.FromRented(buffer, length, type);
         try
         {

@@ -43,6 +43,7 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
     private IPEndPoint? _localEndPoint;
     private CancellationTokenSource? _stopping;
     private Task? _acceptLoop;
+    private Task? _idleLoop;
     private bool _disposed;
     private int _lastPort;
     private Discovery.Mdns.MdnsAdvertiser? _advertiser;
@@ -56,6 +57,7 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
         Logger = (ILogger?)loggerFactory?.CreateLogger<LocalWebSocketServer>() ?? NullLogger.Instance;
         _details = _options.Details;
         _detailsDocument = Serialize(_details);
+        _addressLimits = new AddressLimiter(_options.MaxConnectionsPerIp, _options.HandshakesPerSecondPerIp, TimeProvider.System);
 
         var capacity = _options.StreamBufferCapacity;
         Action dropped = Counters.CountStreamItemDropped;
@@ -295,6 +297,7 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
 
             Volatile.Write(ref _listener, listener);
             _acceptLoop = AcceptLoopAsync(listener, _stopping.Token);
+            _idleLoop = _options.IdleTimeout == Timeout.InfiniteTimeSpan ? Task.CompletedTask : CloseIdleClientsAsync(_stopping.Token);
             Logger.LogInformation("Listening on {EndPoint}.", _localEndPoint);
             await StartAdvertisingAsync(address, cancellationToken).ConfigureAwait(false);
         }
@@ -355,6 +358,7 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
         try
         {
             await _acceptLoop!.ConfigureAwait(false);
+            await _idleLoop!.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
         catch (Exception exception)
         {
@@ -521,6 +525,25 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
         }
 
         listener.Bind(new IPEndPoint(address, _options.Port));
+    }
+
+    /// <summary>Closes clients that sent nothing within the idle timeout, checking a few times per timeout.</summary>
+    private async Task CloseIdleClientsAsync(CancellationToken stopping)
+    {
+        var timeout = _options.IdleTimeout;
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(Math.Clamp(timeout.TotalMilliseconds / 4, 10, 1000)));
+        while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
+        {
+            var now = Environment.TickCount64;
+            foreach (var client in Volatile.Read(ref _clientSnapshot))
+            {
+                if (client.IsConnected && now - client.LastReceivedTicks > timeout.TotalMilliseconds)
+                {
+                    Counters.CountIdleTimeout();
+                    client.RequestClose(System.Net.WebSockets.WebSocketCloseStatus.EndpointUnavailable, "Idle timeout", discardQueued: false);
+                }
+            }
+        }
     }
 
     private static byte[] Serialize(JsonObject details) => System.Text.Encoding.UTF8.GetBytes(details.ToJsonString());

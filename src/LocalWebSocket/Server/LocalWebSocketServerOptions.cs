@@ -236,6 +236,75 @@ public sealed class LocalWebSocketServerOptions
     /// </summary>
     public Security.IRequestAuthenticator? RequestAuthenticator { get; set; }
 
+    /// <summary>Checks every client after the upgrade, before it joins; a refusal closes it with 1008. Null: all join.</summary>
+    public Security.IClientValidator? ClientValidator { get; set; }
+
+    /// <summary>Hooks called when clients join and leave (off the receive loops, bounded by <see cref="HookTimeout"/>).</summary>
+    public Security.IClientLifecycleHandler? LifecycleHandler { get; set; }
+
+    /// <summary>Checks every message before it is relayed (rate limits, sizes, shapes). Null: all pass.</summary>
+    public Security.IMessageValidator? MessageValidator { get; set; }
+
+    /// <summary>How long a lifecycle hook may run before it is cancelled and logged. Default 10 s.</summary>
+    public TimeSpan HookTimeout
+    {
+        get => _hookTimeout;
+        set => _hookTimeout = OptionGuards.PositiveTime(value);
+    }
+
+    private TimeSpan _hookTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Origins (e.g. <c>http://192.168.1.20:3000</c>) whose browser pages may open WebSockets here, against
+    /// cross-site WebSocket hijacking. Empty (the default): no check. Requests without an <c>Origin</c>
+    /// header (apps, not browsers) are always allowed; others get 403.
+    /// </summary>
+    public IList<string> AllowedOrigins => _allowedOrigins;
+
+    private List<string> _allowedOrigins = [];
+
+    /// <summary>Most connections at once from one IP address; more get 429. Default 64.</summary>
+    public int MaxConnectionsPerIp
+    {
+        get => _maxConnectionsPerIp;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            _maxConnectionsPerIp = value;
+        }
+    }
+
+    private int _maxConnectionsPerIp = 64;
+
+    /// <summary>
+    /// New connections per second one IP address may open (a token bucket with a burst of twice that);
+    /// more get 429. Default 50.
+    /// </summary>
+    public int HandshakesPerSecondPerIp
+    {
+        get => _handshakesPerSecondPerIp;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            _handshakesPerSecondPerIp = value;
+        }
+    }
+
+    private int _handshakesPerSecondPerIp = 50;
+
+    /// <summary>
+    /// A client that sends no message for this long is closed with 1001 <c>Idle timeout</c>.
+    /// <see cref="Timeout.InfiniteTimeSpan"/> (the default) never closes idle clients; keep-alive pings
+    /// still catch dead ones.
+    /// </summary>
+    public TimeSpan IdleTimeout
+    {
+        get => _idleTimeout;
+        set => _idleTimeout = OptionGuards.PositiveTimeOrInfinite(value);
+    }
+
+    private TimeSpan _idleTimeout = Timeout.InfiniteTimeSpan;
+
     /// <summary>
     /// Whether the server advertises itself over mDNS / DNS-SD as a <c>_localws._tcp</c> service while it
     /// runs, so that browsers find it without scanning. Off by default in the library (<c>lws serve</c> turns
@@ -289,6 +358,7 @@ public sealed class LocalWebSocketServerOptions
         clone._details = (JsonObject)_details.DeepClone();
         clone._subProtocols = [.. _subProtocols];
         clone._mdnsInterfaces = [.. _mdnsInterfaces];
+        clone._allowedOrigins = [.. _allowedOrigins];
         return clone;
     }
 }

@@ -8,6 +8,13 @@ internal sealed class ServerCounters
     private long _requestsRejected;
     private long _handshakeTimeouts;
     private long _authenticationFailures;
+    private long _clientsRefused;
+    private long _messagesRejected;
+    private long _hookFailures;
+    private long _perIpLimitRejections;
+    private long _handshakeRateLimited;
+    private long _originRejections;
+    private long _idleTimeouts;
     private long _detailsRequests;
     private long _messagesReceived;
     private long _bytesReceived;
@@ -27,6 +34,20 @@ internal sealed class ServerCounters
     public void CountHandshakeTimeout() => Interlocked.Increment(ref _handshakeTimeouts);
 
     public void CountAuthenticationFailure() => Interlocked.Increment(ref _authenticationFailures);
+
+    public void CountClientRefused() => Interlocked.Increment(ref _clientsRefused);
+
+    public void CountMessageRejected() => Interlocked.Increment(ref _messagesRejected);
+
+    public void CountHookFailure() => Interlocked.Increment(ref _hookFailures);
+
+    public void CountPerIpLimit() => Interlocked.Increment(ref _perIpLimitRejections);
+
+    public void CountHandshakeRateLimited() => Interlocked.Increment(ref _handshakeRateLimited);
+
+    public void CountOriginRejected() => Interlocked.Increment(ref _originRejections);
+
+    public void CountIdleTimeout() => Interlocked.Increment(ref _idleTimeouts);
 
     public void CountDetailsRequest() => Interlocked.Increment(ref _detailsRequests);
 
@@ -58,6 +79,13 @@ internal sealed class ServerCounters
         RequestsRejected = Interlocked.Read(ref _requestsRejected),
         HandshakeTimeouts = Interlocked.Read(ref _handshakeTimeouts),
         AuthenticationFailures = Interlocked.Read(ref _authenticationFailures),
+        ClientsRefused = Interlocked.Read(ref _clientsRefused),
+        MessagesRejected = Interlocked.Read(ref _messagesRejected),
+        HookFailures = Interlocked.Read(ref _hookFailures),
+        PerIpConnectionLimitRejections = Interlocked.Read(ref _perIpLimitRejections),
+        HandshakesRateLimited = Interlocked.Read(ref _handshakeRateLimited),
+        OriginRejections = Interlocked.Read(ref _originRejections),
+        IdleTimeouts = Interlocked.Read(ref _idleTimeouts),
         DetailsRequests = Interlocked.Read(ref _detailsRequests),
         MessagesReceived = Interlocked.Read(ref _messagesReceived),
         BytesReceived = Interlocked.Read(ref _bytesReceived),

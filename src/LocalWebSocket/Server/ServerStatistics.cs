@@ -21,6 +21,27 @@ public sealed record ServerStatistics
     /// <summary>WebSocket requests the request authenticator denied (401, 403...).</summary>
     public long AuthenticationFailures { get; init; }
 
+    /// <summary>Clients the client validator refused after the upgrade (closed with 1008).</summary>
+    public long ClientsRefused { get; init; }
+
+    /// <summary>Messages the message validator dropped or closed a client for.</summary>
+    public long MessagesRejected { get; init; }
+
+    /// <summary>Lifecycle hooks that threw or timed out.</summary>
+    public long HookFailures { get; init; }
+
+    /// <summary>Connections refused with 429 because their IP address had too many open.</summary>
+    public long PerIpConnectionLimitRejections { get; init; }
+
+    /// <summary>Connections refused with 429 because their IP address opened them too fast.</summary>
+    public long HandshakesRateLimited { get; init; }
+
+    /// <summary>Upgrades refused with 403 because their browser <c>Origin</c> is not allowed.</summary>
+    public long OriginRejections { get; init; }
+
+    /// <summary>Clients closed for sending nothing within the idle timeout.</summary>
+    public long IdleTimeouts { get; init; }
+
     /// <summary>Details documents served (<c>GET /</c> and <c>HEAD /</c>).</summary>
     public long DetailsRequests { get; init; }
 

@@ -1,0 +1,89 @@
+using System.Net;
+
+namespace LocalWebSocket.Server;
+
+/// <summary>
+/// Per-IP abuse limits: connections open at once, and new connections per second (a token bucket with a
+/// burst of twice the rate). Memory is bounded: entries of addresses with nothing open and a full bucket
+/// are dropped as the table grows.
+/// </summary>
+internal sealed class AddressLimiter(int maxOpen, int perSecond, TimeProvider time)
+{
+    private const int PruneAbove = 4096;
+
+    private readonly Lock _gate = new();
+    private readonly Dictionary<IPAddress, Entry> _entries = [];
+
+    public enum Verdict
+    {
+        Allowed,
+        TooMany,
+        TooFast,
+    }
+
+    /// <summary>Counts a new connection; every call is paired with <see cref="Leave"/>, whatever the verdict.</summary>
+    public Verdict Enter(IPAddress address)
+    {
+        var now = time.GetTimestamp();
+        lock (_gate)
+        {
+            if (!_entries.TryGetValue(address, out var entry))
+            {
+                if (_entries.Count >= PruneAbove)
+                {
+                    Prune(now);
+                }
+
+                _entries[address] = entry = new Entry { Tokens = perSecond * 2.0, Stamp = now };
+            }
+
+            entry.Open++;
+            entry.Tokens = Math.Min(perSecond * 2.0, entry.Tokens + (time.GetElapsedTime(entry.Stamp, now).TotalSeconds * perSecond));
+            entry.Stamp = now;
+            if (entry.Open > maxOpen)
+            {
+                return Verdict.TooMany;
+            }
+
+            if (entry.Tokens < 1)
+            {
+                return Verdict.TooFast;
+            }
+
+            entry.Tokens--;
+            return Verdict.Allowed;
+        }
+    }
+
+    public void Leave(IPAddress address)
+    {
+        lock (_gate)
+        {
+            if (_entries.TryGetValue(address, out var entry))
+            {
+                entry.Open--;
+            }
+        }
+    }
+
+    private void Prune(long now)
+    {
+        foreach (var (address, entry) in _entries.ToList())
+        {
+            var refilled = entry.Tokens + (time.GetElapsedTime(entry.Stamp, now).TotalSeconds * perSecond);
+            if (entry.Open <= 0 && refilled >= perSecond * 2.0)
+            {
+                _entries.Remove(address);
+            }
+        }
+    }
+
+    private sealed class Entry
+    {
+        public int Open { get; set; }
+
+        public double Tokens { get; set; }
+
+        public long Stamp { get; set; }
+    }
+}
