@@ -11,18 +11,26 @@ internal static class ConnectCommand
 {
     public static async Task<int> RunAsync(string[] args, TextWriter output, TextReader input, CancellationToken stop)
     {
-        var line = CommandLine.Parse(args, ["--detail", "--reconnect"], ["--json"]);
+        var line = CommandLine.Parse(args, ["--detail", "--reconnect", "--pin"], ["--json"]);
         if (line.Positional.Count != 1)
         {
             throw new UsageException("connect takes one URL, e.g. lws connect ws://127.0.0.1:8080/ws");
         }
 
-        if (!Uri.TryCreate(line.Positional[0], UriKind.Absolute, out var url) || url.Scheme != "ws")
+        if (!Uri.TryCreate(line.Positional[0], UriKind.Absolute, out var url) || url.Scheme is not ("ws" or "wss"))
         {
-            throw new UsageException($"'{line.Positional[0]}' is not a ws:// URL.");
+            throw new UsageException($"'{line.Positional[0]}' is not a ws:// or wss:// URL.");
         }
 
         var options = new LocalWebSocketClientOptions { ReconnectPolicy = ParsePolicy(line.Last("--reconnect") ?? "jitter") };
+        try
+        {
+            options.PinnedCertificateFingerprint = line.Last("--pin");
+        }
+        catch (ArgumentException)
+        {
+            throw new UsageException("--pin takes a SHA-256 fingerprint: 64 hex digits, colons allowed.");
+        }
         foreach (var (key, value) in line.Pairs("--detail"))
         {
             options.Details[key] = value;

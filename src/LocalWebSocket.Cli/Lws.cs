@@ -8,22 +8,27 @@ internal static class Lws
 
         Usage:
           lws serve [--host ADDR] [--port N] [--echo] [--detail key=value ...] [--token T ...]
+                    [--tls | --cert FILE [--cert-password P]] [--max-clients N] [--rate N/s]
                     [--no-mdns] [--interface ADDR ...] [--duration SECONDS]
               Runs a server and logs connections and messages until Ctrl+C (or for SECONDS).
               Defaults: --host 0.0.0.0 --port 8080, broadcast mode. --token requires ?token=T from clients.
               Advertises over mDNS (_localws._tcp) on the listen address, or on --interface ADDR, unless --no-mdns.
+              --tls serves wss:// with a self-signed certificate kept in your data folder and prints its
+              fingerprint; --cert uses a PFX or PEM file. --max-clients refuses clients beyond N (close 1008);
+              --rate drops each client's messages beyond N per second.
           lws scan [PREFIX|CIDR|HOST ...] [--port N] [--interface ADDR] [--mdns|--no-mdns] [--once] [--json]
                    [--timeout MS] [--duration SECONDS]
               Finds servers by probing GET / on every host (a.b.c, a.b.c.d/n, or a host; default: this
               machine's subnets, or the --interface's /24) and by mDNS on --interface (default: all).
               --once does one pass and prints a table; --json prints one object per server and line
               (url, details, source, rttMs). Without --once it watches until Ctrl+C (or for SECONDS).
-          lws connect URL [--detail key=value ...] [--reconnect POLICY] [--json]
+          lws connect URL [--detail key=value ...] [--reconnect POLICY] [--json] [--pin SHA256]
               Connects to ws://host:port/ws; lines you type are sent, messages and state changes are printed.
               POLICY: jitter (default), exponential, linear, constant, infinite or none.
               --json prints one JSON object per event and line, e.g. {"event":"state","state":"connected"},
               {"event":"message","type":"text","text":"hi"} (binary as base64), {"event":"error",...}.
-              Ends at end of input, or when the client is refused or gives up.
+              Ends at end of input, or when the client is refused or gives up. For wss:// with a self-signed
+              certificate, --pin takes the fingerprint the server printed.
           lws demo
               Starts a server on loopback, connects two clients and shows them talking.
 

@@ -9,7 +9,10 @@ internal static class ServeCommand
 {
     public static async Task<int> RunAsync(string[] args, TextWriter output, CancellationToken stop)
     {
-        var line = CommandLine.Parse(args, ["--host", "--port", "--detail", "--token", "--duration", "--interface"], ["--echo", "--no-mdns"]);
+        var line = CommandLine.Parse(
+            args,
+            ["--host", "--port", "--detail", "--token", "--duration", "--interface", "--cert", "--cert-password", "--max-clients", "--rate"],
+            ["--echo", "--no-mdns", "--tls"]);
         if (line.Positional.Count > 0)
         {
             throw new UsageException($"serve takes no argument '{line.Positional[0]}'.");
@@ -51,6 +54,17 @@ internal static class ServeCommand
             options.RequestAuthenticator = new QueryTokenAuthenticator(tokens);
         }
 
+        if (line.Last("--max-clients") is not null)
+        {
+            options.ClientValidator = new MaxClientsValidator(line.Int("--max-clients", 0, 1, 1_000_000));
+        }
+
+        if (line.Last("--rate") is { } rate)
+        {
+            options.MessageValidator = new RateLimitValidator(ParseRate(rate), TimeSpan.FromSeconds(1));
+        }
+
+        options.Certificate = LoadCertificate(line);
         var duration = line.Int("--duration", 0, 0, int.MaxValue / 1000);
         using var lifetime = CancellationTokenSource.CreateLinkedTokenSource(stop);
         if (duration > 0)
@@ -69,6 +83,11 @@ internal static class ServeCommand
         await server.StartAsync(stop);
         log.Line("server", $"listening on {server.LocalEndPoint} in {options.Routing.ToString().ToLowerInvariant()} mode");
         log.Line("server", $"WebSocket: {server.WebSocketUrl}   details: {server.Address}");
+        if (server.CertificateFingerprint is { } fingerprint)
+        {
+            log.Line("server", $"TLS certificate SHA-256: {fingerprint}");
+            log.Line("server", $"clients pin it: lws connect {server.WebSocketUrl} --pin {fingerprint}");
+        }
         if (server.AdvertisedServiceName is { } service)
         {
             log.Line("server", $"advertising \"{service}\" over mDNS (_localws._tcp)");
@@ -85,5 +104,38 @@ internal static class ServeCommand
         var stats = server.GetStatistics();
         log.Line("server", $"stopped: {stats.ClientsJoined} clients joined, {stats.MessagesReceived} messages received, {stats.MessagesSent} sent");
         return 0;
+    }
+
+    /// <summary>--cert FILE (PFX or PEM), or --tls: a self-signed certificate kept in the user's data folder.</summary>
+    private static System.Security.Cryptography.X509Certificates.X509Certificate2? LoadCertificate(CommandLine line)
+    {
+        if (line.Last("--cert") is { } path)
+        {
+            try
+            {
+                return TlsCertificates.Load(path, line.Last("--cert-password"));
+            }
+            catch (Exception exception) when (exception is IOException or System.Security.Cryptography.CryptographicException or UnauthorizedAccessException)
+            {
+                throw new UsageException($"--cert: cannot load '{path}': {exception.Message}");
+            }
+        }
+
+        if (!line.Has("--tls"))
+        {
+            return null;
+        }
+
+        var folder = Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create);
+        return TlsCertificates.LoadOrCreateSelfSigned(Path.Combine(folder, "lws", "server.pfx"));
+    }
+
+    /// <summary>"20/s" or "20": messages per second per client.</summary>
+    private static int ParseRate(string text)
+    {
+        var number = text.EndsWith("/s", StringComparison.Ordinal) ? text[..^2] : text;
+        return int.TryParse(number, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var rate) && rate > 0
+            ? rate
+            : throw new UsageException($"--rate takes messages per second, e.g. 20/s, not '{text}'.");
     }
 }

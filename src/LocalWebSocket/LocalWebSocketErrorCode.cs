@@ -35,4 +35,7 @@ public enum LocalWebSocketErrorCode
 
     /// <summary>The <c>AfterConnect</c> hook threw; the connection was closed.</summary>
     AfterConnectFailed,
+
+    /// <summary>The server's TLS certificate was refused: untrusted, or not the pinned fingerprint. Not retried.</summary>
+    CertificateRejected,
 }

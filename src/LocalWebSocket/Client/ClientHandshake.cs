@@ -22,10 +22,10 @@ internal static class ClientHandshake
     public static Uri BuildRequestUri(Uri url, IReadOnlyDictionary<string, string> details)
     {
         ArgumentNullException.ThrowIfNull(url);
-        if (!url.IsAbsoluteUri || url.Scheme != "ws")
+        if (!url.IsAbsoluteUri || url.Scheme is not ("ws" or "wss"))
         {
             throw new ArgumentException(
-                $"'{url}' is not a ws:// URL. Servers are at ws://host:port/ws.", nameof(url));
+                $"'{url}' is not a ws:// or wss:// URL. Servers are at ws://host:port/ws.", nameof(url));
         }
 
         var merged = QueryString.Parse(url.Query.TrimStart('?'));
@@ -55,7 +55,9 @@ internal static class ClientHandshake
                     LocalWebSocketErrorCode.ConnectionFailed, $"Could not connect to {uri.Host}:{uri.Port}: {exception.Message}", null, exception);
             }
 
-            stream = new ConnectionStream(new NetworkStream(socket, ownsSocket: true), socket);
+            stream = uri.Scheme == "wss"
+                ? await AuthenticateTlsAsync(socket, uri, options, cancellationToken).ConfigureAwait(false)
+                : new ConnectionStream(new NetworkStream(socket, ownsSocket: true), socket);
             var key = WebSocketHandshake.CreateKey();
             await stream.WriteAsync(BuildRequest(uri, key, headers, options), cancellationToken).ConfigureAwait(false);
 
@@ -112,6 +114,51 @@ internal static class ClientHandshake
             {
                 socket.Dispose();
             }
+        }
+    }
+
+    /// <summary>
+    /// The TLS handshake. With a pinned fingerprint, the server's certificate is accepted when its SHA-256
+    /// matches (self-signed, any name), and only then; without one, the platform's usual validation applies.
+    /// Validation is decided per connection, never turned off for the process.
+    /// </summary>
+    private static async Task<ConnectionStream> AuthenticateTlsAsync(Socket socket, Uri uri, LocalWebSocketClientOptions options, CancellationToken cancellationToken)
+    {
+        var pin = options.PinnedCertificateFingerprint;
+        string? seen = null;
+        var tls = new System.Net.Security.SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
+        try
+        {
+            await tls.AuthenticateAsClientAsync(
+                new System.Net.Security.SslClientAuthenticationOptions
+                {
+                    TargetHost = uri.IdnHost,
+                    RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+                    {
+                        if (certificate is null)
+                        {
+                            return false;
+                        }
+
+                        seen = Security.TlsCertificates.Fingerprint(certificate);
+                        return pin is null ? errors == System.Net.Security.SslPolicyErrors.None : seen == pin;
+                    },
+                },
+                cancellationToken).ConfigureAwait(false);
+            return new ConnectionStream(tls, socket: null);
+        }
+        catch (System.Security.Authentication.AuthenticationException exception)
+        {
+            await tls.DisposeAsync().ConfigureAwait(false);
+            var message = pin is null
+                ? $"The server's certificate is not trusted ({exception.Message}). For a self-signed server, pin its fingerprint{(seen is null ? "" : $" ({seen})")}."
+                : $"The server's certificate fingerprint {seen ?? "(none)"} does not match the pinned {pin}.";
+            throw new LocalWebSocketException(LocalWebSocketErrorCode.CertificateRejected, message, null, exception);
+        }
+        catch
+        {
+            await tls.DisposeAsync().ConfigureAwait(false);
+            throw;
         }
     }
 

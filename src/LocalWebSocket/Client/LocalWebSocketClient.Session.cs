@@ -438,9 +438,9 @@ public sealed partial class LocalWebSocketClient
     private static LocalWebSocketException GaveUp(Session session) =>
         new(LocalWebSocketErrorCode.ReconnectGaveUp, $"Gave up connecting to {session.Url} after {session.Attempts} attempts.", null, session.LastAttemptError);
 
-    /// <summary>Refusals never reconnect by themselves: credentials and validation will not fix themselves.</summary>
+    /// <summary>Refusals never reconnect by themselves: credentials, validation and a wrong certificate will not fix themselves.</summary>
     private static bool IsRefusal(LocalWebSocketException error) =>
-        error.Code is LocalWebSocketErrorCode.AuthenticationFailed or LocalWebSocketErrorCode.ValidationFailed;
+        error.Code is LocalWebSocketErrorCode.AuthenticationFailed or LocalWebSocketErrorCode.ValidationFailed or LocalWebSocketErrorCode.CertificateRejected;
 
     /// <summary>One run of connect-and-reconnect to one URL, from ConnectAsync until it ends.</summary>
     private sealed class Session(Uri url) : IDisposable

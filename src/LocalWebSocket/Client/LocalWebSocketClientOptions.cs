@@ -160,6 +160,31 @@ public sealed class LocalWebSocketClientOptions
     /// </summary>
     public WebSocketDeflateOptions? DangerousDeflateOptions { get; set; }
 
+    /// <summary>
+    /// For <c>wss://</c> servers with a self-signed certificate: the SHA-256 fingerprint (64 hex digits; colons
+    /// and case do not matter) the certificate must have; it is then accepted whatever its issuer or names,
+    /// and any other certificate is refused. Take it from discovery (<see cref="Discovery.DiscoveredServer.CertificateFingerprint"/>)
+    /// or from the server's owner. Null (the default): the platform's usual certificate validation.
+    /// </summary>
+    /// <exception cref="ArgumentException">Not a SHA-256 fingerprint.</exception>
+    public string? PinnedCertificateFingerprint
+    {
+        get => _pinnedCertificateFingerprint;
+        set
+        {
+            try
+            {
+                _pinnedCertificateFingerprint = value is null ? null : Security.TlsCertificates.NormalizeFingerprint(value);
+            }
+            catch (FormatException exception)
+            {
+                throw new ArgumentException(exception.Message, nameof(value), exception);
+            }
+        }
+    }
+
+    private string? _pinnedCertificateFingerprint;
+
     /// <summary>A checked copy the client keeps.</summary>
     /// <exception cref="ArgumentException">A header name or value, or a subprotocol, is not valid HTTP.</exception>
     internal LocalWebSocketClientOptions Snapshot()

@@ -23,6 +23,16 @@ public sealed class DiscoveredServer
     /// <summary>Creates a discovered server.</summary>
     public DiscoveredServer(Uri url, IPAddress address, int port, JsonElement details, DiscoverySource source, TimeSpan roundTripTime, string? serviceName = null)
     {
+        CertificateFingerprint = details.ValueKind == JsonValueKind.Object
+            && details.TryGetProperty("tlsFingerprint", out var fingerprint) && fingerprint.ValueKind == JsonValueKind.String
+            ? fingerprint.GetString()
+            : null;
+        if (CertificateFingerprint is not null && url.Scheme == "ws")
+        {
+            // A TLS server publishes its fingerprint; its WebSockets are at wss://.
+            url = new UriBuilder(url) { Scheme = "wss" }.Uri;
+        }
+
         ArgumentNullException.ThrowIfNull(url);
         ArgumentNullException.ThrowIfNull(address);
         Url = url;
@@ -55,6 +65,12 @@ public sealed class DiscoveredServer
 
     /// <summary>The time the probe took (the scan's <c>GET /</c>), or zero when only mDNS saw it.</summary>
     public TimeSpan RoundTripTime { get; }
+
+    /// <summary>
+    /// For a TLS server, the SHA-256 fingerprint of its certificate as it publishes it; give it to
+    /// <see cref="Client.LocalWebSocketClientOptions.PinnedCertificateFingerprint"/> to connect to <see cref="Url"/>.
+    /// </summary>
+    public string? CertificateFingerprint { get; }
 
     /// <summary>The mDNS service instance name, when it was advertised.</summary>
     public string? ServiceName { get; }

@@ -56,7 +56,7 @@ public sealed partial class LocalWebSocketServer
     private async Task HandleConnectionAsync(Socket socket, CancellationToken stopping)
     {
         var overLimit = Interlocked.Increment(ref _connectionCount) > _options.MaxConnections;
-        var stream = new ConnectionStream(new NetworkStream(socket, ownsSocket: true), socket);
+        ConnectionStream? stream = new ConnectionStream(new NetworkStream(socket, ownsSocket: true), socket);
         var address = (socket.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
         var perAddress = _addressLimits.Enter(address);
         try
@@ -84,7 +84,29 @@ public sealed partial class LocalWebSocketServer
                 return;
             }
 
-            var client = await HandshakeAsync(stream, socket, stopping).ConfigureAwait(false);
+            var plainOnly = false;
+            if (_certificateContext is not null)
+            {
+                switch (await SniffTlsAsync(socket, stopping).ConfigureAwait(false))
+                {
+                    case true:
+                        // The plain stream only wrapped the socket; the TLS stream takes it over.
+                        stream = await AuthenticateTlsAsync(socket, stopping).ConfigureAwait(false);
+                        if (stream is null)
+                        {
+                            return;
+                        }
+
+                        break;
+                    case false when _options.AllowPlainDetails:
+                        plainOnly = true;
+                        break;
+                    default:
+                        return;
+                }
+            }
+
+            var client = await HandshakeAsync(stream, socket, plainOnly, stopping).ConfigureAwait(false);
             if (client is not null)
             {
                 stream = null;
@@ -112,7 +134,7 @@ public sealed partial class LocalWebSocketServer
     /// Serves HTTP requests on a new connection until it upgrades to a WebSocket (returns the joined
     /// client) or ends (returns null). Each request head must arrive within the handshake timeout.
     /// </summary>
-    private async Task<ConnectedClient?> HandshakeAsync(ConnectionStream stream, Socket socket, CancellationToken stopping)
+    private async Task<ConnectedClient?> HandshakeAsync(ConnectionStream stream, Socket socket, bool plainOnly, CancellationToken stopping)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stopping);
         for (var request = 0; request < MaxRequestsPerConnection; request++)
@@ -141,7 +163,9 @@ public sealed partial class LocalWebSocketServer
                 return null;
             }
 
-            var refusal = CheckRequest(head);
+            var refusal = plainOnly && head.Path == ProtocolConstants.WebSocketPath
+                ? HttpResponses.PlainError(403, "This server only accepts WebSockets over TLS: use wss://.")
+                : CheckRequest(head);
             if (refusal is not null)
             {
                 await RejectAsync(stream, socket, refusal, stopping).ConfigureAwait(false);
@@ -164,6 +188,51 @@ public sealed partial class LocalWebSocketServer
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// Whether a new connection starts a TLS handshake (a first byte of 0x16, a handshake record), peeked
+    /// without consuming it; null when nothing came within the handshake timeout.
+    /// </summary>
+    private async Task<bool?> SniffTlsAsync(Socket socket, CancellationToken stopping)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        deadline.CancelAfter(_options.HandshakeTimeout);
+        var first = new byte[1];
+        try
+        {
+            var read = await socket.ReceiveAsync(first, SocketFlags.Peek, deadline.Token).ConfigureAwait(false);
+            return read == 0 ? null : first[0] == 0x16;
+        }
+        catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
+        {
+            Counters.CountHandshakeTimeout();
+            return null;
+        }
+    }
+
+    /// <summary>The TLS handshake, within the handshake timeout; null when it failed.</summary>
+    private async Task<ConnectionStream?> AuthenticateTlsAsync(Socket socket, CancellationToken stopping)
+    {
+        var tls = new System.Net.Security.SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        deadline.CancelAfter(_options.HandshakeTimeout);
+        try
+        {
+            await tls.AuthenticateAsServerAsync(
+                new System.Net.Security.SslServerAuthenticationOptions { ServerCertificateContext = _certificateContext, ClientCertificateRequired = false },
+                deadline.Token).ConfigureAwait(false);
+
+            // No socket: the TLS stream may hold decrypted bytes the socket no longer shows.
+            return new ConnectionStream(tls, socket: null);
+        }
+        catch (Exception exception) when (exception is System.Security.Authentication.AuthenticationException or IOException or OperationCanceledException)
+        {
+            Counters.CountTlsFailure();
+            Logger.LogDebug(exception, "A TLS handshake failed.");
+            await tls.DisposeAsync().ConfigureAwait(false);
+            return null;
+        }
     }
 
     /// <summary>The error response for a request we do not serve, or null for one we do.</summary>

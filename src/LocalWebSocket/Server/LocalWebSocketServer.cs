@@ -47,6 +47,7 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
     private bool _disposed;
     private int _lastPort;
     private Discovery.Mdns.MdnsAdvertiser? _advertiser;
+    private readonly System.Net.Security.SslStreamCertificateContext? _certificateContext;
 
     /// <summary>Creates a server; nothing listens until <see cref="StartAsync"/>.</summary>
     /// <param name="options">Settings; copied, so later changes to the object do not affect this server.</param>
@@ -55,6 +56,17 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
     {
         _options = (options ?? new LocalWebSocketServerOptions()).Snapshot();
         Logger = (ILogger?)loggerFactory?.CreateLogger<LocalWebSocketServer>() ?? NullLogger.Instance;
+        if (_options.Certificate is { } certificate)
+        {
+            if (!certificate.HasPrivateKey)
+            {
+                throw new ArgumentException("The TLS certificate needs its private key.", nameof(options));
+            }
+
+            CertificateFingerprint = Security.TlsCertificates.Fingerprint(certificate);
+            _certificateContext = System.Net.Security.SslStreamCertificateContext.Create(certificate, null);
+        }
+
         _details = _options.Details;
         _detailsDocument = Serialize(_details);
         _addressLimits = new AddressLimiter(_options.MaxConnectionsPerIp, _options.HandshakesPerSecondPerIp, TimeProvider.System);
@@ -120,11 +132,12 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
     /// names this machine's first LAN IPv4 address (or loopback when there is none).
     /// </summary>
     /// <exception cref="InvalidOperationException">The server is not running.</exception>
-    public Uri Address => new UriBuilder(Uri.UriSchemeHttp, FormatHost(UsableAddress()), Port, "/").Uri;
+    public Uri Address => new UriBuilder(
+        IsSecure && !_options.AllowPlainDetails ? Uri.UriSchemeHttps : Uri.UriSchemeHttp, FormatHost(UsableAddress()), Port, "/").Uri;
 
     /// <summary>The WebSocket URL clients connect to, e.g. <c>ws://192.168.1.20:8080/ws</c>.</summary>
     /// <exception cref="InvalidOperationException">The server is not running.</exception>
-    public Uri WebSocketUrl => new UriBuilder("ws", FormatHost(UsableAddress()), Port, Protocol.ProtocolConstants.WebSocketPath).Uri;
+    public Uri WebSocketUrl => new UriBuilder(IsSecure ? "wss" : "ws", FormatHost(UsableAddress()), Port, Protocol.ProtocolConstants.WebSocketPath).Uri;
 
     /// <summary>The clients connected now.</summary>
     public IReadOnlyList<ConnectedClient> Clients => Array.AsReadOnly(Volatile.Read(ref _clientSnapshot));
@@ -140,6 +153,12 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>Whether the server speaks <c>wss://</c> (a certificate was given).</summary>
+    public bool IsSecure => _certificateContext is not null;
+
+    /// <summary>The SHA-256 fingerprint of the TLS certificate (64 lower-case hex digits), for clients to pin.</summary>
+    public string? CertificateFingerprint { get; }
 
     /// <summary>Why mDNS advertising is not running although <see cref="LocalWebSocketServerOptions.AdvertiseMdns"/> asked for it, if it failed.</summary>
     public LocalWebSocketException? AdvertisingError { get; private set; }
@@ -198,7 +217,7 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
         {
             try
             {
-                await advertiser.UpdateDetailsAsync(Details, CancellationToken.None).ConfigureAwait(false);
+                await advertiser.UpdateDetailsAsync(Published(Details), CancellationToken.None).ConfigureAwait(false);
             }
             catch (Exception exception) when (exception is System.Net.Sockets.SocketException or ObjectDisposedException)
             {
@@ -225,7 +244,7 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
         var details = Details;
         var name = _options.MdnsServiceName
             ?? (details["name"] is System.Text.Json.Nodes.JsonValue value && value.TryGetValue<string>(out var text) ? text : "LocalWebSocket");
-        var advertiser = new Discovery.Mdns.MdnsAdvertiser(name, Port, Protocol.ProtocolConstants.WebSocketPath, details, Logger);
+        var advertiser = new Discovery.Mdns.MdnsAdvertiser(name, Port, Protocol.ProtocolConstants.WebSocketPath, Published(details), Logger);
         try
         {
             await advertiser.StartAsync(interfaces, cancellationToken).ConfigureAwait(false);
@@ -546,7 +565,20 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
         }
     }
 
-    private static byte[] Serialize(JsonObject details) => System.Text.Encoding.UTF8.GetBytes(details.ToJsonString());
+    private byte[] Serialize(JsonObject details) => System.Text.Encoding.UTF8.GetBytes(Published(details).ToJsonString());
+
+    /// <summary>The details as published (document and mDNS): the app's, plus the TLS fingerprint when secure.</summary>
+    private JsonObject Published(JsonObject details)
+    {
+        if (CertificateFingerprint is null)
+        {
+            return details;
+        }
+
+        var published = (JsonObject)details.DeepClone();
+        published["tlsFingerprint"] = CertificateFingerprint;
+        return published;
+    }
 
     private static IPAddress ParseHost(string host) =>
         string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase) ? IPAddress.Loopback : IPAddress.Parse(host);

@@ -236,6 +236,21 @@ public sealed class LocalWebSocketServerOptions
     /// </summary>
     public Security.IRequestAuthenticator? RequestAuthenticator { get; set; }
 
+    /// <summary>
+    /// The certificate (with its private key) that turns the server to <c>wss://</c>; null (the default):
+    /// plain <c>ws://</c>. <see cref="Security.TlsCertificates.LoadOrCreateSelfSigned"/> makes one for a LAN
+    /// without a certificate authority; its SHA-256 fingerprint is published in the details document
+    /// (<c>tlsFingerprint</c>) and the mDNS TXT record, for clients to pin.
+    /// </summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? Certificate { get; set; }
+
+    /// <summary>
+    /// With a <see cref="Certificate"/>: whether plain-HTTP <c>GET /</c> still answers the details document
+    /// (with the fingerprint) on the same port, so that scanners, Dart ones included, find the server.
+    /// WebSockets always need TLS then. Default true.
+    /// </summary>
+    public bool AllowPlainDetails { get; set; } = true;
+
     /// <summary>Checks every client after the upgrade, before it joins; a refusal closes it with 1008. Null: all join.</summary>
     public Security.IClientValidator? ClientValidator { get; set; }
 

@@ -15,6 +15,7 @@ internal sealed class ServerCounters
     private long _handshakeRateLimited;
     private long _originRejections;
     private long _idleTimeouts;
+    private long _tlsFailures;
     private long _detailsRequests;
     private long _messagesReceived;
     private long _bytesReceived;
@@ -48,6 +49,8 @@ internal sealed class ServerCounters
     public void CountOriginRejected() => Interlocked.Increment(ref _originRejections);
 
     public void CountIdleTimeout() => Interlocked.Increment(ref _idleTimeouts);
+
+    public void CountTlsFailure() => Interlocked.Increment(ref _tlsFailures);
 
     public void CountDetailsRequest() => Interlocked.Increment(ref _detailsRequests);
 
@@ -86,6 +89,7 @@ internal sealed class ServerCounters
         HandshakesRateLimited = Interlocked.Read(ref _handshakeRateLimited),
         OriginRejections = Interlocked.Read(ref _originRejections),
         IdleTimeouts = Interlocked.Read(ref _idleTimeouts),
+        TlsHandshakeFailures = Interlocked.Read(ref _tlsFailures),
         DetailsRequests = Interlocked.Read(ref _detailsRequests),
         MessagesReceived = Interlocked.Read(ref _messagesReceived),
         BytesReceived = Interlocked.Read(ref _bytesReceived),

@@ -42,6 +42,9 @@ public sealed record ServerStatistics
     /// <summary>Clients closed for sending nothing within the idle timeout.</summary>
     public long IdleTimeouts { get; init; }
 
+    /// <summary>TLS handshakes that failed or timed out.</summary>
+    public long TlsHandshakeFailures { get; init; }
+
     /// <summary>Details documents served (<c>GET /</c> and <c>HEAD /</c>).</summary>
     public long DetailsRequests { get; init; }
 

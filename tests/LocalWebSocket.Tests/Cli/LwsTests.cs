@@ -46,6 +46,9 @@ public sealed class LwsTests
     [InlineData("scan", "--interface", "eth0")]
     [InlineData("scan", "--mdns", "--no-mdns")]
     [InlineData("serve", "--interface", "::1")]
+    [InlineData("serve", "--rate", "fast")]
+    [InlineData("serve", "--cert", "/nonexistent/cert.pfx")]
+    [InlineData("connect", "wss://127.0.0.1:1/ws", "--pin", "abc")]
     public async Task Wrong_command_lines_exit_2_with_a_reason(params string[] args)
     {
         var output = new LineWriter();
@@ -136,6 +139,52 @@ public sealed class LwsTests
         await tableLive.WaitForLineAsync(again.WebSocketUrl.ToString() + "  scan");
         await stopTable.CancelAsync();
         Assert.Equal(0, await watchingTable.Within());
+    }
+
+    [Fact]
+    public async Task Serve_with_tls_max_clients_and_rate_and_connect_with_a_pin()
+    {
+        var folder = Directory.CreateTempSubdirectory("lws-cli-tls-");
+        var previous = Environment.GetEnvironmentVariable("XDG_DATA_HOME");
+        Environment.SetEnvironmentVariable("XDG_DATA_HOME", folder.FullName);
+        try
+        {
+            var output = new LineWriter();
+            using var stop = new CancellationTokenSource();
+            var serving = RunAsync(output, stop.Token, "serve", "--host", "127.0.0.1", "--port", "0", "--tls", "--max-clients", "1", "--rate", "2/s", "--no-mdns");
+            var listening = await output.WaitForLineAsync("listening on 127.0.0.1:");
+            var port = listening[(listening.LastIndexOf(':') + 1)..].Split(' ')[0];
+            var fingerprint = (await output.WaitForLineAsync("TLS certificate SHA-256: ")).Split(' ')[^1];
+            Assert.True(File.Exists(Path.Combine(folder.FullName, "lws", "server.pfx")));
+
+            var typed = new ScriptedInput();
+            var clientOutput = new LineWriter();
+            var pinned = Lws.RunAsync(["connect", $"wss://127.0.0.1:{port}/ws", "--pin", fingerprint, "--reconnect", "none"], clientOutput, clientOutput, typed);
+            await clientOutput.WaitForLineAsync("connected to wss://");
+            for (var i = 0; i < 5; i++)
+            {
+                typed.Type($"line {i}");
+            }
+
+            await output.WaitForLineAsync("text \"line 1\"");
+            var second = new LineWriter();
+            Assert.Equal(1, await Lws.RunAsync(["connect", $"wss://127.0.0.1:{port}/ws", "--pin", fingerprint, "--reconnect", "none"], second, second, new ScriptedInput()).Within());
+            Assert.Contains("ValidationFailed", second.Text, StringComparison.Ordinal);
+            var unpinned = new LineWriter();
+            Assert.Equal(1, await Lws.RunAsync(["connect", $"wss://127.0.0.1:{port}/ws"], unpinned, unpinned, new ScriptedInput()).Within());
+            Assert.Contains("CertificateRejected", unpinned.Text, StringComparison.Ordinal);
+
+            typed.EndInput();
+            Assert.Equal(0, await pinned.Within());
+            await stop.CancelAsync();
+            Assert.Equal(0, await serving.Within());
+            Assert.DoesNotContain("text \"line 4\"", output.Text, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("XDG_DATA_HOME", previous);
+            folder.Delete(recursive: true);
+        }
     }
 
     [Fact]

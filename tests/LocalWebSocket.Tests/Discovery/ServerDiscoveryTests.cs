@@ -99,6 +99,28 @@ public sealed class ServerDiscoveryTests
     }
 
     [Fact]
+    public async Task A_tls_server_publishes_its_fingerprint_in_the_document_and_the_txt_record()
+    {
+        await using var server = await TestServers.StartAsync(o =>
+        {
+            o.AdvertiseMdns = true;
+            o.Certificate = LocalWebSocket.Security.TlsCertificates.CreateSelfSigned("mdns-tls");
+        });
+        var scanOnly = LoopbackOptions(server.Port, "127.0.0.1");
+        scanOnly.UseMdns = false;
+        var mdnsOnly = LoopbackOptions(server.Port);
+        mdnsOnly.UseScan = false;
+
+        var scanned = Assert.Single(await new ServerDiscovery(scanOnly).FindAsync().Within());
+        var advertised = Assert.Single(await new ServerDiscovery(mdnsOnly).FindAsync().Within(), s => s.Port == server.Port);
+
+        Assert.Equal(server.WebSocketUrl, scanned.Url);
+        Assert.Equal(server.WebSocketUrl, advertised.Url);
+        Assert.Equal(server.CertificateFingerprint, scanned.CertificateFingerprint);
+        Assert.Equal(server.CertificateFingerprint, advertised.CertificateFingerprint);
+    }
+
+    [Fact]
     public void Merge_keeps_one_entry_per_url_with_the_scans_details()
     {
         var url = new Uri("ws://10.0.0.5:8080/ws");
