@@ -64,6 +64,7 @@ public sealed partial class LocalWebSocketServer
             socket.NoDelay = true;
             if (overLimit)
             {
+                Counters.CountOverMaxConnections();
                 await RejectAsync(stream, socket, HttpResponses.PlainError(503, "Too many connections."), stopping).ConfigureAwait(false);
                 return;
             }

@@ -16,6 +16,7 @@ internal sealed class ServerCounters
     private long _originRejections;
     private long _idleTimeouts;
     private long _tlsFailures;
+    private long _overMaxConnections;
     private long _detailsRequests;
     private long _messagesReceived;
     private long _bytesReceived;
@@ -51,6 +52,8 @@ internal sealed class ServerCounters
     public void CountIdleTimeout() => Interlocked.Increment(ref _idleTimeouts);
 
     public void CountTlsFailure() => Interlocked.Increment(ref _tlsFailures);
+
+    public void CountOverMaxConnections() => Interlocked.Increment(ref _overMaxConnections);
 
     public void CountDetailsRequest() => Interlocked.Increment(ref _detailsRequests);
 
@@ -90,6 +93,7 @@ internal sealed class ServerCounters
         OriginRejections = Interlocked.Read(ref _originRejections),
         IdleTimeouts = Interlocked.Read(ref _idleTimeouts),
         TlsHandshakeFailures = Interlocked.Read(ref _tlsFailures),
+        MaxConnectionsRejections = Interlocked.Read(ref _overMaxConnections),
         DetailsRequests = Interlocked.Read(ref _detailsRequests),
         MessagesReceived = Interlocked.Read(ref _messagesReceived),
         BytesReceived = Interlocked.Read(ref _bytesReceived),

@@ -42,6 +42,9 @@ public sealed record ServerStatistics
     /// <summary>Clients closed for sending nothing within the idle timeout.</summary>
     public long IdleTimeouts { get; init; }
 
+    /// <summary>Connections refused with 503 because the server had <see cref="LocalWebSocketServerOptions.MaxConnections"/> already.</summary>
+    public long MaxConnectionsRejections { get; init; }
+
     /// <summary>TLS handshakes that failed or timed out.</summary>
     public long TlsHandshakeFailures { get; init; }
 

@@ -183,6 +183,7 @@ public sealed class HandshakeTests
         var response = await RawConnection.ExchangeAsync(server.Port, RawConnection.Upgrade());
 
         Assert.Equal(503, RawConnection.StatusOf(response));
+        Assert.Equal(1, server.GetStatistics().MaxConnectionsRejections);
         var received = new Probe<WebSocketMessage>();
         second.MessageReceived += (_, m) => received.Add(m);
         await first.SendAsync("still fine");
