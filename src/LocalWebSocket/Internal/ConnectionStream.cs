@@ -35,6 +35,7 @@ internal sealed class ConnectionStream : Stream
 
     private byte[]? _writeBuffer;
     private int _writeCount;
+    private TaskCompletionSource? _writeGate;
     private bool _batching;
     private int _disposed;
 
@@ -177,8 +178,36 @@ internal sealed class ConnectionStream : Stream
         }
     }
 
+    /// <summary>
+    /// Holds every write (a keep-alive ping included) until <see cref="OpenWrites"/>, except
+    /// <see cref="WriteThroughGateAsync"/>: nothing may reach the peer before the 101 response.
+    /// </summary>
+    public void HoldWrites() => _writeGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Lets held writes go.</summary>
+    public void OpenWrites() => Interlocked.Exchange(ref _writeGate, null)?.TrySetResult();
+
+    /// <summary>Writes past the gate (the 101 response).</summary>
+    public async ValueTask WriteThroughGateAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken)
+    {
+        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _inner.WriteAsync(source, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default)
     {
+        if (Volatile.Read(ref _writeGate) is { } gate)
+        {
+            await gate.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {

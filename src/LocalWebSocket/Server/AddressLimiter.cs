@@ -21,8 +21,10 @@ internal sealed class AddressLimiter(int maxOpen, int perSecond, TimeProvider ti
         TooFast,
     }
 
-    /// <summary>Counts a new connection; every call is paired with <see cref="Leave"/>, whatever the verdict.</summary>
-    public Verdict Enter(IPAddress address)
+    /// <summary>Counts a new connection; the lease, disposed once, frees its slot whatever the verdict.</summary>
+    public (Verdict Verdict, Lease Slot) Enter(IPAddress address) => (Count(address), new Lease(this, address));
+
+    private Verdict Count(IPAddress address)
     {
         var now = time.GetTimestamp();
         lock (_gate)
@@ -55,7 +57,7 @@ internal sealed class AddressLimiter(int maxOpen, int perSecond, TimeProvider ti
         }
     }
 
-    public void Leave(IPAddress address)
+    private void Leave(IPAddress address)
     {
         lock (_gate)
         {
@@ -74,6 +76,20 @@ internal sealed class AddressLimiter(int maxOpen, int perSecond, TimeProvider ti
             if (entry.Open <= 0 && refilled >= perSecond * 2.0)
             {
                 _entries.Remove(address);
+            }
+        }
+    }
+
+    /// <summary>One connection's slot; disposing it more than once frees it once.</summary>
+    public sealed class Lease(AddressLimiter owner, IPAddress address) : IDisposable
+    {
+        private int _released;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 0)
+            {
+                owner.Leave(address);
             }
         }
     }

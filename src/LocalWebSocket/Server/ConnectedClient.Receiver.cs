@@ -122,6 +122,7 @@ public sealed partial class ConnectedClient
         await _stream.DisposeAsync().ConfigureAwait(false);
         _abort.Dispose();
 
+        AddressSlot?.Dispose();
         _server.OnClientLeft(this, status, description, status is null ? error : null);
         _completion.TrySetResult();
     }

@@ -10,7 +10,9 @@ public sealed partial class ConnectedClient
     private readonly Queue<OutgoingMessage> _sendQueue = new();
     private readonly TaskCompletionSource _closeWritten = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _queuedBytes;
-    private bool _draining;
+
+    // Starts "draining" so that nothing is written before the server has sent the 101; ReleaseSending clears it.
+    private bool _draining = true;
     private bool _closing;
     private bool _closeSent;
     private WebSocketCloseStatus _closeStatus;
@@ -125,6 +127,22 @@ public sealed partial class ConnectedClient
         }
 
         return true;
+    }
+
+    /// <summary>Lets the writer start, once the 101 response is out.</summary>
+    internal void ReleaseSending()
+    {
+        bool startDrain;
+        lock (_sendGate)
+        {
+            startDrain = _sendQueue.Count > 0 || (_closing && !_closeSent);
+            _draining = startDrain;
+        }
+
+        if (startDrain)
+        {
+            ScheduleDrain();
+        }
     }
 
     /// <summary>Starts the close handshake: the close frame goes out after the queue, or at once when it is discarded.</summary>

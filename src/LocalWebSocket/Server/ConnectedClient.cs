@@ -124,6 +124,9 @@ public sealed partial class ConnectedClient
         }
     }
 
+    /// <summary>The per-IP connection slot, freed as the client leaves, before anyone hears that it left.</summary>
+    internal IDisposable? AddressSlot { get; set; }
+
     /// <summary>The <see cref="Environment.TickCount64"/> of the last message received, for the idle timeout.</summary>
     internal long LastReceivedTicks => Volatile.Read(ref _lastReceived);
 

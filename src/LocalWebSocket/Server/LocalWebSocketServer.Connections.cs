@@ -58,7 +58,7 @@ public sealed partial class LocalWebSocketServer
         var overLimit = Interlocked.Increment(ref _connectionCount) > _options.MaxConnections;
         ConnectionStream? stream = new ConnectionStream(new NetworkStream(socket, ownsSocket: true), socket);
         var address = (socket.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
-        var perAddress = _addressLimits.Enter(address);
+        var (perAddress, slot) = _addressLimits.Enter(address);
         try
         {
             socket.NoDelay = true;
@@ -110,6 +110,7 @@ public sealed partial class LocalWebSocketServer
             var client = await HandshakeAsync(stream, socket, plainOnly, stopping).ConfigureAwait(false);
             if (client is not null)
             {
+                client.AddressSlot = slot;
                 stream = null;
                 await client.RunAsync().ConfigureAwait(false);
             }
@@ -127,7 +128,7 @@ public sealed partial class LocalWebSocketServer
             }
 
             Interlocked.Decrement(ref _connectionCount);
-            _addressLimits.Leave(address);
+            slot.Dispose();
         }
     }
 
@@ -324,10 +325,8 @@ public sealed partial class LocalWebSocketServer
             }
         }
 
-        await stream.WriteAsync(HttpResponses.SwitchingProtocols(WebSocketHandshake.ComputeAccept(key!), subProtocol), cancellationToken)
-            .ConfigureAwait(false);
-
         var keepAlive = _options.KeepAliveInterval > TimeSpan.Zero;
+        stream.HoldWrites();
         var webSocket = WebSocket.CreateFromStream(stream, new WebSocketCreationOptions
         {
             IsServer = true,
@@ -348,16 +347,35 @@ public sealed partial class LocalWebSocketServer
             webSocket,
             stream);
 
-        if (!await ValidateClientAsync(client, cancellationToken).ConfigureAwait(false))
+        // The client joins before it sees the 101, so that anything relayed once it knows it is connected
+        // reaches it; what is sent to it meanwhile waits in its queue until the 101 is out. A refused client
+        // is still upgraded, then closed with 1008, as the protocol says.
+        var accepted = await ValidateClientAsync(client, cancellationToken).ConfigureAwait(false);
+        var joined = accepted && TryJoin(client);
+        try
+        {
+            await stream.WriteThroughGateAsync(HttpResponses.SwitchingProtocols(WebSocketHandshake.ComputeAccept(key!), subProtocol), cancellationToken)
+                .ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is IOException or OperationCanceledException or ObjectDisposedException)
+        {
+            // Gone before the 101: the receive loop ends at once and the client leaves the usual way.
+            client.Abort();
+        }
+
+        stream.OpenWrites();
+
+        if (!accepted)
         {
             client.RequestClose(WebSocketCloseStatus.PolicyViolation, ProtocolConstants.ClientValidationFailedReason, discardQueued: true);
         }
-        else if (!TryJoin(client))
+        else if (!joined)
         {
             // The server began stopping during the handshake.
             client.RequestClose(WebSocketCloseStatus.EndpointUnavailable, "Server stopping", discardQueued: true);
         }
 
+        client.ReleaseSending();
         return client;
     }
 
