@@ -306,7 +306,7 @@ public sealed class SecurityHookTests
     [Fact]
     public async Task Idle_clients_are_closed_and_active_ones_kept()
     {
-        await using var server = await TestServers.StartAsync(o => o.IdleTimeout = TimeSpan.FromSeconds(1));
+        await using var server = await TestServers.StartAsync(o => o.IdleTimeout = TimeSpan.FromSeconds(2));
         await using var idle = new LocalWebSocketClient(NoReconnect());
         var idleStates = new Probe<ConnectionStateChangedEventArgs>();
         idle.StateChanged += (_, e) => idleStates.Add(e);
