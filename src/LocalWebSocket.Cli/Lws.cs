@@ -10,6 +10,7 @@ internal static class Lws
           lws serve [--host ADDR] [--port N] [--echo] [--detail key=value ...] [--token T ...]
                     [--tls | --cert FILE [--cert-password P]] [--max-clients N] [--rate N/s]
                     [--no-mdns] [--interface ADDR ...] [--duration SECONDS]
+                    [--max-connections N] [--max-per-ip N] [--handshakes-per-ip N]
               Runs a server and logs connections and messages until Ctrl+C (or for SECONDS).
               Defaults: --host 0.0.0.0 --port 8080, broadcast mode. --token requires ?token=T from clients.
               Advertises over mDNS (_localws._tcp) on the listen address, or on --interface ADDR, unless --no-mdns.

@@ -11,7 +11,8 @@ internal static class ServeCommand
     {
         var line = CommandLine.Parse(
             args,
-            ["--host", "--port", "--detail", "--token", "--duration", "--interface", "--cert", "--cert-password", "--max-clients", "--rate"],
+            ["--host", "--port", "--detail", "--token", "--duration", "--interface", "--cert", "--cert-password", "--max-clients", "--rate",
+             "--max-connections", "--max-per-ip", "--handshakes-per-ip"],
             ["--echo", "--no-mdns", "--tls"]);
         if (line.Positional.Count > 0)
         {
@@ -54,6 +55,9 @@ internal static class ServeCommand
             options.RequestAuthenticator = new QueryTokenAuthenticator(tokens);
         }
 
+        options.MaxConnections = line.Int("--max-connections", options.MaxConnections, 1, 1_000_000);
+        options.MaxConnectionsPerIp = line.Int("--max-per-ip", options.MaxConnectionsPerIp, 1, 1_000_000);
+        options.HandshakesPerSecondPerIp = line.Int("--handshakes-per-ip", options.HandshakesPerSecondPerIp, 1, 1_000_000);
         if (line.Last("--max-clients") is not null)
         {
             options.ClientValidator = new MaxClientsValidator(line.Int("--max-clients", 0, 1, 1_000_000));
@@ -102,7 +106,8 @@ internal static class ServeCommand
         await Task.Delay(Timeout.Infinite, lifetime.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await server.StopAsync(CancellationToken.None);
         var stats = server.GetStatistics();
-        log.Line("server", $"stopped: {stats.ClientsJoined} clients joined, {stats.MessagesReceived} messages received, {stats.MessagesSent} sent");
+        log.Line("server", $"stopped: {stats.ClientsJoined} clients joined, {stats.MessagesReceived} messages received, {stats.MessagesSent} sent, "
+            + $"{stats.MessagesDropped} dropped, {stats.SlowClientsDisconnected} slow clients closed");
         return 0;
     }
 

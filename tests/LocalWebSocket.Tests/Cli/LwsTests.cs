@@ -84,7 +84,7 @@ public sealed class LwsTests
         Assert.False(serving.IsCompleted);
         await stop.CancelAsync();
         Assert.Equal(0, await serving.Within());
-        Assert.Contains("stopped: 1 clients joined, 1 messages received", output.Text, StringComparison.Ordinal);
+        Assert.Contains("stopped: 1 clients joined, 1 messages received, 0 sent, 0 dropped, 0 slow clients closed", output.Text, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,0 +1,359 @@
+// The load generator of bench/run.sh. It drives any server with the same raw ClientWebSocket code, on
+// loopback only, every loop bounded in count and time, and prints one JSON object per result:
+//   LoadGen rtt URL SECONDS PID                     round trip, 32 B ping-pong on one connection
+//   LoadGen echo URL SIZE SECONDS PID               pipelined echo on one connection
+//   LoadGen fanout URL RECEIVERS SECONDS PID [slow] one sender, RECEIVERS readers (one stalled when "slow")
+//   LoadGen storm URL COUNT PID                     COUNT connections opened 100 at a time, kept, measured
+//   LoadGen many URL COUNT                          COUNT connections, then one broadcast that all must get
+//   LoadGen report RESULTS.jsonl                    the Markdown table, each figure as a ratio to Kestrel
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.WebSockets;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+return args[0] switch
+{
+    "rtt" => await Scenarios.RoundTripAsync(new Uri(args[1]), Seconds(args[2]), Pid(args, 3)),
+    "echo" => await Scenarios.EchoAsync(new Uri(args[1]), int.Parse(args[2], CultureInfo.InvariantCulture), Seconds(args[3]), Pid(args, 4)),
+    "fanout" => await Scenarios.FanOutAsync(new Uri(args[1]), int.Parse(args[2], CultureInfo.InvariantCulture), Seconds(args[3]), Pid(args, 4), args.Length > 5 && args[5] == "slow"),
+    "storm" => await Scenarios.StormAsync(new Uri(args[1]), int.Parse(args[2], CultureInfo.InvariantCulture), Pid(args, 3)),
+    "many" => await Scenarios.ManyAsync(new Uri(args[1]), int.Parse(args[2], CultureInfo.InvariantCulture)),
+    "report" => Report.Print(args[1]),
+    _ => 2,
+};
+
+static TimeSpan Seconds(string text) => TimeSpan.FromSeconds(double.Parse(text, CultureInfo.InvariantCulture));
+
+static int Pid(string[] args, int index) => args.Length > index ? int.Parse(args[index], CultureInfo.InvariantCulture) : 0;
+
+internal static class Scenarios
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
+
+    public static async Task<int> RoundTripAsync(Uri url, TimeSpan duration, int pid)
+    {
+        using var socket = await ConnectAsync(url);
+        var payload = new byte[32];
+        var buffer = new byte[64];
+        var samples = new List<double>(200_000);
+        var cpu = ServerCpu.Start(pid);
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < duration && samples.Count < 200_000)
+        {
+            var start = Stopwatch.GetTimestamp();
+            await socket.SendAsync(payload, WebSocketMessageType.Binary, true, CancellationToken.None);
+            await ReceiveWholeAsync(socket, buffer);
+            samples.Add(Stopwatch.GetElapsedTime(start).TotalMicroseconds);
+        }
+
+        samples.Sort();
+        Emit(new JsonObject
+        {
+            ["scenario"] = "rtt",
+            ["messages"] = samples.Count,
+            ["p50us"] = Math.Round(samples[samples.Count / 2], 1),
+            ["p99us"] = Math.Round(samples[(int)(samples.Count * 0.99)], 1),
+            ["serverCpuUsPerMessage"] = cpu.MicrosecondsPer(samples.Count),
+        });
+        return 0;
+    }
+
+    public static async Task<int> EchoAsync(Uri url, int size, TimeSpan duration, int pid)
+    {
+        using var socket = await ConnectAsync(url);
+        var payload = new byte[size];
+        var window = new SemaphoreSlim(size >= 16 * 1024 ? 16 : 256);
+        var received = 0L;
+        var sent = 0L;
+        var stop = false;
+        var cpu = ServerCpu.Start(pid);
+        var clock = Stopwatch.StartNew();
+        var reader = Task.Run(async () =>
+        {
+            var buffer = new byte[Math.Max(size, 64) + 64];
+            while (!Volatile.Read(ref stop) || Interlocked.Read(ref received) < Interlocked.Read(ref sent))
+            {
+                await ReceiveWholeAsync(socket, buffer);
+                Interlocked.Increment(ref received);
+                window.Release();
+            }
+        });
+        while (clock.Elapsed < duration)
+        {
+            await window.WaitAsync();
+            await socket.SendAsync(payload, WebSocketMessageType.Binary, true, CancellationToken.None);
+            Interlocked.Increment(ref sent);
+        }
+
+        Volatile.Write(ref stop, true);
+        await reader.WaitAsync(Deadline);
+        var seconds = clock.Elapsed.TotalSeconds;
+        Emit(new JsonObject
+        {
+            ["scenario"] = $"echo{size}",
+            ["messagesPerSecond"] = Math.Round(received / seconds),
+            ["megabytesPerSecond"] = Math.Round(received * (double)size / seconds / 1e6, 1),
+            ["serverCpuUsPerMessage"] = cpu.MicrosecondsPer(received),
+        });
+        return 0;
+    }
+
+    public static async Task<int> FanOutAsync(Uri url, int receivers, TimeSpan duration, int pid, bool oneSlow)
+    {
+        var readers = new List<ClientWebSocket>();
+        for (var i = 0; i < receivers; i++)
+        {
+            readers.Add(await ConnectAsync(url));
+        }
+
+        ClientWebSocket? stalled = oneSlow ? await ConnectAsync(url) : null;
+        using var sender = await ConnectAsync(url);
+        await Task.Delay(200);
+        var counts = new long[receivers];
+        var stop = new CancellationTokenSource();
+        var tasks = readers.Select((socket, index) => Task.Run(async () =>
+        {
+            var buffer = new byte[256];
+            try
+            {
+                while (true)
+                {
+                    await ReceiveWholeAsync(socket, buffer, stop.Token);
+                    Interlocked.Increment(ref counts[index]);
+                }
+            }
+            catch (Exception) when (stop.IsCancellationRequested)
+            {
+            }
+        })).ToList();
+
+        // Paced by the slowest healthy reader: at most 64 messages ahead of it, so a server that keeps up loses nothing.
+        var payload = new byte[32];
+        var sent = 0L;
+        var cpu = ServerCpu.Start(pid);
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < duration)
+        {
+            while (sent - counts.Min() >= 64 && clock.Elapsed < duration + TimeSpan.FromSeconds(5))
+            {
+                await Task.Yield();
+            }
+
+            await sender.SendAsync(payload, WebSocketMessageType.Binary, true, CancellationToken.None);
+            sent++;
+        }
+
+        var settle = Stopwatch.StartNew();
+        while (counts.Min() < sent && settle.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            await Task.Delay(10);
+        }
+
+        var seconds = clock.Elapsed.TotalSeconds;
+        var delivered = counts.Sum();
+        await stop.CancelAsync();
+        foreach (var socket in readers)
+        {
+            socket.Abort();
+        }
+
+        stalled?.Abort();
+        await Task.WhenAll(tasks).WaitAsync(Deadline);
+        Emit(new JsonObject
+        {
+            ["scenario"] = oneSlow ? $"slow{receivers}" : $"fanout{receivers}",
+            ["deliveriesPerSecond"] = Math.Round(delivered / seconds),
+            ["lost"] = sent * receivers - delivered,
+            ["serverCpuUsPerDelivery"] = cpu.MicrosecondsPer(delivered),
+            ["serverRssMiB"] = Math.Round(ServerCpu.RssKiB(pid) / 1024.0, 1),
+        });
+        return 0;
+    }
+
+    public static async Task<int> StormAsync(Uri url, int count, int pid)
+    {
+        GC.Collect();
+        await Task.Delay(500);
+        var rssBefore = ServerCpu.RssKiB(pid);
+        var sockets = new ClientWebSocket[count];
+        var clock = Stopwatch.StartNew();
+        var next = -1;
+        await Task.WhenAll(Enumerable.Range(0, 100).Select(async _ =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < count)
+            {
+                sockets[i] = await ConnectAsync(url);
+            }
+        })).WaitAsync(Deadline);
+        var seconds = clock.Elapsed.TotalSeconds;
+        await Task.Delay(1000);
+        var rssAfter = ServerCpu.RssKiB(pid);
+        Emit(new JsonObject
+        {
+            ["scenario"] = "storm",
+            ["handshakesPerSecond"] = Math.Round(count / seconds),
+            ["serverKiBPerConnection"] = Math.Round((rssAfter - rssBefore) / (double)count, 2),
+        });
+        foreach (var socket in sockets)
+        {
+            socket.Abort();
+            socket.Dispose();
+        }
+
+        return 0;
+    }
+
+    public static async Task<int> ManyAsync(Uri url, int count)
+    {
+        var sockets = new ClientWebSocket[count];
+        var next = -1;
+        await Task.WhenAll(Enumerable.Range(0, 100).Select(async _ =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < count)
+            {
+                sockets[i] = await ConnectAsync(url);
+            }
+        })).WaitAsync(Deadline);
+        var received = 0;
+        var receiving = sockets.Select(socket => Task.Run(async () =>
+        {
+            await ReceiveWholeAsync(socket, new byte[64]);
+            Interlocked.Increment(ref received);
+        })).ToList();
+        using var sender = await ConnectAsync(url);
+        var clock = Stopwatch.StartNew();
+        await sender.SendAsync(new byte[32], WebSocketMessageType.Binary, true, CancellationToken.None);
+        await Task.WhenAll(receiving).WaitAsync(Deadline).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        Emit(new JsonObject
+        {
+            ["scenario"] = "many",
+            ["connections"] = count,
+            ["received"] = received,
+            ["broadcastMs"] = Math.Round(clock.Elapsed.TotalMilliseconds, 1),
+        });
+        foreach (var socket in sockets)
+        {
+            socket.Abort();
+        }
+
+        return received == count ? 0 : 1;
+    }
+
+    private static async Task<ClientWebSocket> ConnectAsync(Uri url)
+    {
+        var socket = new ClientWebSocket();
+        socket.Options.KeepAliveInterval = TimeSpan.Zero;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await socket.ConnectAsync(url, timeout.Token);
+        return socket;
+    }
+
+    private static async Task ReceiveWholeAsync(WebSocket socket, byte[] buffer, CancellationToken cancellationToken = default)
+    {
+        ValueWebSocketReceiveResult result;
+        do
+        {
+            result = await socket.ReceiveAsync(buffer.AsMemory(), cancellationToken);
+            if (result.MessageType == WebSocketMessageType.Close)
+            {
+                throw new WebSocketException("closed");
+            }
+        }
+        while (!result.EndOfMessage);
+    }
+
+    private static void Emit(JsonObject result) => Console.WriteLine(result.ToJsonString());
+}
+
+/// <summary>The server process's CPU time and memory, from /proc (0 when no pid is given).</summary>
+internal sealed class ServerCpu
+{
+    private readonly int _pid;
+    private readonly double _startMs;
+
+    private ServerCpu(int pid)
+    {
+        _pid = pid;
+        _startMs = CpuMs(pid);
+    }
+
+    public static ServerCpu Start(int pid) => new(pid);
+
+    public double MicrosecondsPer(long count) =>
+        _pid == 0 || count == 0 ? 0 : Math.Round((CpuMs(_pid) - _startMs) * 1000.0 / count, 2);
+
+    public static long RssKiB(int pid)
+    {
+        if (pid == 0)
+        {
+            return 0;
+        }
+
+        var line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+    }
+
+    private static double CpuMs(int pid)
+    {
+        if (pid == 0)
+        {
+            return 0;
+        }
+
+        // Fields 14 and 15 (utime, stime) in clock ticks, after the parenthesised command name.
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+        return ticks * 1000.0 / 100;
+    }
+}
+
+/// <summary>Turns the runner's result lines ({"server":..., result fields}) into one Markdown table.</summary>
+internal static class Report
+{
+    private static readonly (string Scenario, string Field, string Label, bool LowerIsBetter)[] Figures =
+    [
+        ("rtt", "p50us", "Round trip p50 (µs)", true),
+        ("rtt", "p99us", "Round trip p99 (µs)", true),
+        ("echo32", "messagesPerSecond", "Pipelined echo 32 B (msg/s)", false),
+        ("echo32", "serverCpuUsPerMessage", "  server CPU per 32 B message (µs)", true),
+        ("echo65536", "megabytesPerSecond", "Pipelined echo 64 KiB (MB/s)", false),
+        ("fanout100", "deliveriesPerSecond", "Fan-out 1→100 (deliveries/s)", false),
+        ("fanout100", "lost", "  lost", true),
+        ("fanout1000", "deliveriesPerSecond", "Fan-out 1→1000 (deliveries/s)", false),
+        ("fanout1000", "serverCpuUsPerDelivery", "  server CPU per delivery (µs)", true),
+        ("slow100", "deliveriesPerSecond", "Fan-out 1→100 with a stalled reader (deliveries/s)", false),
+        ("slow100", "serverRssMiB", "  server RSS (MiB)", true),
+        ("storm", "handshakesPerSecond", "Connect storm 5,000 (handshakes/s)", false),
+        ("storm", "serverKiBPerConnection", "  server KiB per idle connection", true),
+        ("many", "received", "10,000 connections: broadcast received by", false),
+        ("many", "broadcastMs", "  time to deliver (ms)", true),
+    ];
+
+    public static int Print(string path)
+    {
+        var results = File.ReadLines(path).Where(l => l.StartsWith('{')).Select(l => JsonNode.Parse(l)!.AsObject()).ToList();
+        var servers = results.Select(r => (string)r["server"]!).Distinct().ToList();
+        Console.WriteLine($"| Figure | {string.Join(" | ", servers)} | {string.Join(" | ", servers.Where(s => s != "kestrel").Select(s => s + " / kestrel"))} |");
+        Console.WriteLine($"|---|{string.Concat(servers.Select(_ => "---:|"))}{string.Concat(servers.Where(s => s != "kestrel").Select(_ => "---:|"))}");
+        foreach (var (scenario, field, label, _) in Figures)
+        {
+            var values = servers.Select(server => results.LastOrDefault(r => (string)r["server"]! == server && (string)r["scenario"]! == scenario)?[field]?.GetValue<double>()).ToList();
+            if (values.All(v => v is null))
+            {
+                continue;
+            }
+
+            var kestrel = values[servers.IndexOf("kestrel")];
+            var ratios = servers.Select((server, i) => (server, value: values[i]))
+                .Where(x => x.server != "kestrel")
+                .Select(x => x.value is { } v && kestrel is { } k && k != 0 ? (v / k).ToString("0.00", CultureInfo.InvariantCulture) + "×" : "–");
+            Console.WriteLine($"| {label} | {string.Join(" | ", values.Select(v => v?.ToString("#,0.##", CultureInfo.InvariantCulture) ?? "–"))} | {string.Join(" | ", ratios)} |");
+        }
+
+        return 0;
+    }
+}

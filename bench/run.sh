@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Benchmarks LocalWebSocket (through `lws serve`) against a raw Kestrel server with the same semantics
+# (bench/KestrelBaseline) and Node ws (bench/node), one after another in the same run, on loopback only,
+# and prints a Markdown table of each figure with its ratio to Kestrel.
+#   bench/run.sh            the full run (about 3 minutes)
+#   QUICK=1 bench/run.sh    shorter scenarios, for a smoke test
+#   SERVERS="kestrel lws" bench/run.sh   a subset of servers
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${QUICK:+2}; seconds=${seconds:-5}
+servers=${SERVERS:-kestrel lws node}
+storm=${STORM:-5000}
+many=${MANY:-10000}
+
+for project in src/LocalWebSocket.Cli bench/KestrelBaseline bench/LoadGen; do
+  dotnet build "$project" -c Release -v q --nologo >/dev/null
+done
+[ -d bench/node/node_modules/ws ] || (cd bench/node && npm ci --no-audit --no-fund --loglevel=error)
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+loadgen="dotnet bench/LoadGen/bin/Release/net10.0/LoadGen.dll"
+results=${RESULTS:-$(mktemp)}
+: > "$results"
+port=18900
+pid=
+
+start() { # start NAME MODE: starts a server on a fresh port, waits until GET / answers, sets pid and url
+  port=$((port + 1))
+  case $1 in
+    lws) local echo_flag=""; [ "$2" = echo ] && echo_flag=--echo
+         dotnet src/LocalWebSocket.Cli/bin/Release/net10.0/lws.dll serve --host 127.0.0.1 --port $port --no-mdns \
+           $echo_flag --max-connections 30000 --max-per-ip 30000 --handshakes-per-ip 1000000 --duration 300 >/dev/null & ;;
+    kestrel) dotnet bench/KestrelBaseline/bin/Release/net10.0/KestrelBaseline.dll $port "$2" >/dev/null & ;;
+    node) node bench/node/server.js $port "$2" >/dev/null & ;;
+  esac
+  pid=$!
+  url="ws://127.0.0.1:$port/ws"
+  for _ in $(seq 1 100); do
+    if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "server $1 did not start" >&2; return 1
+}
+
+stop() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
+
+record() { # record NAME LOADGEN-ARGS...: one result line, tagged with the server
+  local name=$1; shift
+  timeout 120 $loadgen "$@" | sed "s/^{/{\"server\":\"$name\",/" >> "$results" || echo "  ($name: $1 failed)" >&2
+}
+
+for name in $servers; do
+  echo "== $name" >&2
+  start "$name" echo
+  record "$name" rtt "$url" "$seconds" "$pid"
+  record "$name" echo "$url" 32 "$seconds" "$pid"
+  record "$name" echo "$url" 65536 "$seconds" "$pid"
+  stop
+  start "$name" broadcast
+  record "$name" fanout "$url" 100 "$seconds" "$pid"
+  record "$name" fanout "$url" 1000 "$seconds" "$pid"
+  record "$name" fanout "$url" 100 "$seconds" "$pid" slow
+  stop
+  start "$name" broadcast
+  record "$name" storm "$url" "$storm" "$pid"
+  stop
+  start "$name" broadcast
+  record "$name" many "$url" "$many"
+  stop
+done
+
+$loadgen report "$results"
