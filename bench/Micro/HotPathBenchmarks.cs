@@ -1,0 +1,70 @@
+using System.Net.WebSockets;
+using System.Text;
+using System.Text.Json.Nodes;
+using BenchmarkDotNet.Attributes;
+using LocalWebSocket.Discovery.Mdns;
+using LocalWebSocket.Internal;
+using LocalWebSocket.Protocol;
+
+namespace LocalWebSocket.Benchmarks;
+
+/// <summary>The per-connection and per-message hot paths; the allocation column is part of the result.</summary>
+[MemoryDiagnoser]
+public class HotPathBenchmarks
+{
+    private static readonly byte[] UpgradeRequest = Encoding.ASCII.GetBytes(
+        "GET /ws?username=alice&device=laptop HTTP/1.1\r\nHost: 192.168.1.20:8080\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nUser-Agent: bench\r\n\r\n");
+
+    private static readonly byte[] DetailsBody = Encoding.UTF8.GetBytes(new JsonObject { ["name"] = "Game Room", ["maxPlayers"] = 4 }.ToJsonString());
+
+    private static readonly byte[] MdnsResponse = new DnsMessage
+    {
+        IsResponse = true,
+        Answers = [new PtrRecord("_localws._tcp.local.", 4500, "Room._localws._tcp.local.")],
+        Additionals =
+        [
+            new SrvRecord("Room._localws._tcp.local.", 120, true, 0, 0, 8080, "lws-1.local."),
+            new TxtRecord("Room._localws._tcp.local.", 4500, true, ["path=/ws", "v=1"]),
+            new AddressRecord("lws-1.local.", 120, true, System.Net.IPAddress.Parse("192.168.1.20")),
+        ],
+    }.Encode();
+
+    private readonly byte[] _payload = new byte[32];
+
+    /// <summary>Parsing an upgrade request head.</summary>
+    [Benchmark]
+    public int ParseUpgradeRequest() => HttpHead.ParseRequest(UpgradeRequest, 64).Headers.Count;
+
+    /// <summary>The Sec-WebSocket-Accept value.</summary>
+    [Benchmark]
+    public string ComputeAccept() => WebSocketHandshake.ComputeAccept("dGhlIHNhbXBsZSBub25jZQ==");
+
+    /// <summary>Decoding the client's details from the query.</summary>
+    [Benchmark]
+    public Dictionary<string, string> ParseDetails() => QueryString.Parse("username=John+Doe&city=S%C3%A3o+Paulo&device=phone");
+
+    /// <summary>The details document response.</summary>
+    [Benchmark]
+    public byte[] DetailsResponse() => HttpResponses.Details(DetailsBody, includeBody: true, close: false);
+
+    /// <summary>One relayed message shared by 100 receivers' queues: one copy, reference counts only.</summary>
+    [Benchmark]
+    public void RouteToHundredQueues()
+    {
+        var message = OutgoingMessage.Copy(_payload, WebSocketMessageType.Text);
+        for (var i = 0; i < 100; i++)
+        {
+            message.AddReference();
+        }
+
+        for (var i = 0; i < 101; i++)
+        {
+            message.Release();
+        }
+    }
+
+    /// <summary>Parsing an mDNS answer with compression.</summary>
+    [Benchmark]
+    public bool ParseMdnsResponse() => DnsMessage.TryParse(MdnsResponse, out _);
+}
