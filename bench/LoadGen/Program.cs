@@ -176,17 +176,8 @@ internal static class Scenarios
         GC.Collect();
         await Task.Delay(500);
         var rssBefore = ServerCpu.RssKiB(pid);
-        var sockets = new ClientWebSocket[count];
         var clock = Stopwatch.StartNew();
-        var next = -1;
-        await Task.WhenAll(Enumerable.Range(0, 100).Select(async _ =>
-        {
-            int i;
-            while ((i = Interlocked.Increment(ref next)) < count)
-            {
-                sockets[i] = await ConnectAsync(url);
-            }
-        })).WaitAsync(Deadline);
+        var sockets = await OpenManyAsync(url, count);
         var seconds = clock.Elapsed.TotalSeconds;
         await Task.Delay(1000);
         var rssAfter = ServerCpu.RssKiB(pid);
@@ -207,16 +198,7 @@ internal static class Scenarios
 
     public static async Task<int> ManyAsync(Uri url, int count)
     {
-        var sockets = new ClientWebSocket[count];
-        var next = -1;
-        await Task.WhenAll(Enumerable.Range(0, 100).Select(async _ =>
-        {
-            int i;
-            while ((i = Interlocked.Increment(ref next)) < count)
-            {
-                sockets[i] = await ConnectAsync(url);
-            }
-        })).WaitAsync(Deadline);
+        var sockets = await OpenManyAsync(url, count);
         var received = 0;
         var receiving = sockets.Select(socket => Task.Run(async () =>
         {
@@ -240,6 +222,22 @@ internal static class Scenarios
         }
 
         return received == count ? 0 : 1;
+    }
+
+    /// <summary>Opens <paramref name="count"/> connections, 100 at a time.</summary>
+    private static async Task<ClientWebSocket[]> OpenManyAsync(Uri url, int count)
+    {
+        var sockets = new ClientWebSocket[count];
+        var next = -1;
+        await Task.WhenAll(Enumerable.Range(0, 100).Select(async _ =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < count)
+            {
+                sockets[i] = await ConnectAsync(url);
+            }
+        })).WaitAsync(Deadline);
+        return sockets;
     }
 
     private static async Task<ClientWebSocket> ConnectAsync(Uri url)

@@ -71,22 +71,14 @@ public sealed class LocalWebSocketClientOptions
     public int MaxMessageSize
     {
         get => _maxMessageSize;
-        set
-        {
-            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
-            _maxMessageSize = value;
-        }
+        set => _maxMessageSize = OptionGuards.AtLeast(value, 1);
     }
 
     /// <summary>Items buffered for each reader of the client's streams; a reader that falls further behind loses its oldest items. Default 1024.</summary>
     public int StreamBufferCapacity
     {
         get => _streamBufferCapacity;
-        set
-        {
-            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
-            _streamBufferCapacity = value;
-        }
+        set => _streamBufferCapacity = OptionGuards.AtLeast(value, 1);
     }
 
     /// <summary>
@@ -125,26 +117,14 @@ public sealed class LocalWebSocketClientOptions
     public OfflineSendMode OfflineSendMode
     {
         get => _offlineSendMode;
-        set
-        {
-            if (!Enum.IsDefined(value))
-            {
-                throw new ArgumentOutOfRangeException(nameof(value), value, "Unknown offline send mode.");
-            }
-
-            _offlineSendMode = value;
-        }
+        set => _offlineSendMode = OptionGuards.Defined(value);
     }
 
     /// <summary>Most messages the outbox holds in <see cref="OfflineSendMode.Queue"/> mode. Default 1024.</summary>
     public int OutboxCapacity
     {
         get => _outboxCapacity;
-        set
-        {
-            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
-            _outboxCapacity = value;
-        }
+        set => _outboxCapacity = OptionGuards.AtLeast(value, 1);
     }
 
     /// <summary>The clock of backoff waits and metrics; inject a fake one in tests. Default <see cref="TimeProvider.System"/>.</summary>

@@ -15,12 +15,7 @@ public sealed class ScannerOptions
     public int Port
     {
         get => _port;
-        set
-        {
-            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
-            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, 65535);
-            _port = value;
-        }
+        set => _port = OptionGuards.InRange(value, 1, 65535);
     }
 
     /// <summary>The deadline of one probe, covering connect, response headers and body. Default 1 s.</summary>
@@ -37,23 +32,14 @@ public sealed class ScannerOptions
     public int MaxConcurrency
     {
         get => _maxConcurrency;
-        set
-        {
-            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
-            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, 4096);
-            _maxConcurrency = value;
-        }
+        set => _maxConcurrency = OptionGuards.InRange(value, 1, 4096);
     }
 
     /// <summary>The largest details document accepted; a larger body rejects the host. Default 64 KiB.</summary>
     public int MaxBodySize
     {
         get => _maxBodySize;
-        set
-        {
-            ArgumentOutOfRangeException.ThrowIfLessThan(value, 2);
-            _maxBodySize = value;
-        }
+        set => _maxBodySize = OptionGuards.AtLeast(value, 2);
     }
 
     /// <summary>Time between the starts of two scans when watching. Default 3 s.</summary>

@@ -55,27 +55,14 @@ public sealed class LocalWebSocketServerOptions
     public int Port
     {
         get => _port;
-        set
-        {
-            ArgumentOutOfRangeException.ThrowIfNegative(value);
-            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, 65535);
-            _port = value;
-        }
+        set => _port = OptionGuards.InRange(value, 0, 65535);
     }
 
     /// <summary>Where client messages are relayed. Default <see cref="RoutingMode.Broadcast"/>.</summary>
     public RoutingMode Routing
     {
         get => _routing;
-        set
-        {
-            if (!Enum.IsDefined(value))
-            {
-                throw new ArgumentOutOfRangeException(nameof(value), value, "Unknown routing mode.");
-            }
-
-            _routing = value;
-        }
+        set => _routing = OptionGuards.Defined(value);
     }
 
     /// <summary>
@@ -93,24 +80,14 @@ public sealed class LocalWebSocketServerOptions
     public int MaxRequestHeadSize
     {
         get => _maxRequestHeadSize;
-        set
-        {
-            ArgumentOutOfRangeException.ThrowIfLessThan(value, 256);
-            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, 1024 * 1024);
-            _maxRequestHeadSize = value;
-        }
+        set => _maxRequestHeadSize = OptionGuards.InRange(value, 256, 1024 * 1024);
     }
 
     /// <summary>Most header fields in a request; more gets 431. Default 64.</summary>
     public int MaxRequestHeaders
     {
         get => _maxRequestHeaders;
-        set
-        {
-            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
-            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, 1000);
-            _maxRequestHeaders = value;
-        }
+        set => _maxRequestHeaders = OptionGuards.InRange(value, 1, 1000);
     }
 
     /// <summary>
@@ -127,22 +104,14 @@ public sealed class LocalWebSocketServerOptions
     public int MaxMessageSize
     {
         get => _maxMessageSize;
-        set
-        {
-            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
-            _maxMessageSize = value;
-        }
+        set => _maxMessageSize = OptionGuards.AtLeast(value, 1);
     }
 
     /// <summary>Most connections at once, handshakes included; more get 503. Default 10,000.</summary>
     public int MaxConnections
     {
         get => _maxConnections;
-        set
-        {
-            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
-            _maxConnections = value;
-        }
+        set => _maxConnections = OptionGuards.AtLeast(value, 1);
     }
 
     /// <summary>
@@ -173,11 +142,7 @@ public sealed class LocalWebSocketServerOptions
     public int SendQueueCapacity
     {
         get => _sendQueueCapacity;
-        set
-        {
-            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
-            _sendQueueCapacity = value;
-        }
+        set => _sendQueueCapacity = OptionGuards.AtLeast(value, 1);
     }
 
     /// <summary>
@@ -187,26 +152,14 @@ public sealed class LocalWebSocketServerOptions
     public long SendQueueMaxBytes
     {
         get => _sendQueueMaxBytes;
-        set
-        {
-            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
-            _sendQueueMaxBytes = value;
-        }
+        set => _sendQueueMaxBytes = OptionGuards.AtLeast(value, 1);
     }
 
     /// <summary>What happens to a client whose send queue is full. Default <see cref="SendQueueFullMode.Disconnect"/>.</summary>
     public SendQueueFullMode SendQueueFullMode
     {
         get => _sendQueueFullMode;
-        set
-        {
-            if (!Enum.IsDefined(value))
-            {
-                throw new ArgumentOutOfRangeException(nameof(value), value, "Unknown send queue mode.");
-            }
-
-            _sendQueueFullMode = value;
-        }
+        set => _sendQueueFullMode = OptionGuards.Defined(value);
     }
 
     /// <summary>How long a closing connection waits for the peer's close frame before it is dropped. Default 2 s.</summary>
@@ -223,11 +176,7 @@ public sealed class LocalWebSocketServerOptions
     public int StreamBufferCapacity
     {
         get => _streamBufferCapacity;
-        set
-        {
-            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
-            _streamBufferCapacity = value;
-        }
+        set => _streamBufferCapacity = OptionGuards.AtLeast(value, 1);
     }
 
     /// <summary>
@@ -282,11 +231,7 @@ public sealed class LocalWebSocketServerOptions
     public int MaxConnectionsPerIp
     {
         get => _maxConnectionsPerIp;
-        set
-        {
-            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
-            _maxConnectionsPerIp = value;
-        }
+        set => _maxConnectionsPerIp = OptionGuards.AtLeast(value, 1);
     }
 
     private int _maxConnectionsPerIp = 64;
@@ -298,11 +243,7 @@ public sealed class LocalWebSocketServerOptions
     public int HandshakesPerSecondPerIp
     {
         get => _handshakesPerSecondPerIp;
-        set
-        {
-            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
-            _handshakesPerSecondPerIp = value;
-        }
+        set => _handshakesPerSecondPerIp = OptionGuards.AtLeast(value, 1);
     }
 
     private int _handshakesPerSecondPerIp = 50;
@@ -342,11 +283,7 @@ public sealed class LocalWebSocketServerOptions
     public int ListenBacklog
     {
         get => _listenBacklog;
-        set
-        {
-            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
-            _listenBacklog = value;
-        }
+        set => _listenBacklog = OptionGuards.AtLeast(value, 1);
     }
 
     /// <summary>
