@@ -55,6 +55,10 @@ for name in $servers; do
   record "$name" rtt "$url" "$seconds" "$pid"
   record "$name" echo "$url" 32 "$seconds" "$pid"
   record "$name" echo "$url" 65536 "$seconds" "$pid"
+  if [ "$name" = kestrel ]; then
+    record "$name" client "$url" "$seconds" raw
+    record "$name" client "$url" "$seconds" lws
+  fi
   stop
   start "$name" broadcast
   record "$name" fanout "$url" 100 "$seconds" "$pid"

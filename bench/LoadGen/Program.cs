@@ -5,6 +5,7 @@
 //   LoadGen fanout URL RECEIVERS SECONDS PID [slow] one sender, RECEIVERS readers (one stalled when "slow")
 //   LoadGen storm URL COUNT PID                     COUNT connections opened 100 at a time, kept, measured
 //   LoadGen many URL COUNT                          COUNT connections, then one broadcast that all must get
+//   LoadGen client URL SECONDS raw|lws              pipelined 32 B echo through a raw ClientWebSocket or our client
 //   LoadGen report RESULTS.jsonl                    the Markdown table, each figure as a ratio to Kestrel
 using System.Diagnostics;
 using System.Globalization;
@@ -19,6 +20,9 @@ return args[0] switch
     "fanout" => await Scenarios.FanOutAsync(new Uri(args[1]), int.Parse(args[2], CultureInfo.InvariantCulture), Seconds(args[3]), Pid(args, 4), args.Length > 5 && args[5] == "slow"),
     "storm" => await Scenarios.StormAsync(new Uri(args[1]), int.Parse(args[2], CultureInfo.InvariantCulture), Pid(args, 3)),
     "many" => await Scenarios.ManyAsync(new Uri(args[1]), int.Parse(args[2], CultureInfo.InvariantCulture)),
+    "client" => args[3] == "lws"
+        ? await Scenarios.OurClientEchoAsync(new Uri(args[1]), Seconds(args[2]))
+        : await Scenarios.EchoAsync(new Uri(args[1]), 32, Seconds(args[2]), 0, "client-raw"),
     "report" => Report.Print(args[1]),
     _ => 2,
 };
@@ -59,7 +63,7 @@ internal static class Scenarios
         return 0;
     }
 
-    public static async Task<int> EchoAsync(Uri url, int size, TimeSpan duration, int pid)
+    public static async Task<int> EchoAsync(Uri url, int size, TimeSpan duration, int pid, string? name = null)
     {
         using var socket = await ConnectAsync(url);
         var payload = new byte[size];
@@ -91,7 +95,7 @@ internal static class Scenarios
         var seconds = clock.Elapsed.TotalSeconds;
         Emit(new JsonObject
         {
-            ["scenario"] = $"echo{size}",
+            ["scenario"] = name ?? $"echo{size}",
             ["messagesPerSecond"] = Math.Round(received / seconds),
             ["megabytesPerSecond"] = Math.Round(received * (double)size / seconds / 1e6, 1),
             ["serverCpuUsPerMessage"] = cpu.MicrosecondsPer(received),
@@ -224,6 +228,46 @@ internal static class Scenarios
         return received == count ? 0 : 1;
     }
 
+    /// <summary>The same pipelined 32 B echo as <see cref="EchoAsync"/>, through LocalWebSocketClient.</summary>
+    public static async Task<int> OurClientEchoAsync(Uri url, TimeSpan duration)
+    {
+        await using var client = new LocalWebSocket.Client.LocalWebSocketClient(new LocalWebSocket.Client.LocalWebSocketClientOptions
+        {
+            KeepAliveInterval = TimeSpan.Zero,
+            ReconnectPolicy = LocalWebSocket.Client.ReconnectPolicy.None,
+        });
+        var window = new SemaphoreSlim(256);
+        var received = 0L;
+        client.MessageReceived += (_, _) =>
+        {
+            Interlocked.Increment(ref received);
+            window.Release();
+        };
+        await client.ConnectAsync(url);
+        var payload = new byte[32];
+        var sent = 0L;
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < duration)
+        {
+            await window.WaitAsync();
+            await client.SendAsync(payload.AsMemory());
+            sent++;
+        }
+
+        var settle = Stopwatch.StartNew();
+        while (Interlocked.Read(ref received) < sent && settle.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            await Task.Delay(5);
+        }
+
+        Emit(new JsonObject
+        {
+            ["scenario"] = "client-lws",
+            ["messagesPerSecond"] = Math.Round(Interlocked.Read(ref received) / clock.Elapsed.TotalSeconds),
+        });
+        return 0;
+    }
+
     /// <summary>Opens <paramref name="count"/> connections, 100 at a time.</summary>
     private static async Task<ClientWebSocket[]> OpenManyAsync(Uri url, int count)
     {
@@ -331,6 +375,18 @@ internal static class Report
         ("many", "broadcastMs", "  time to deliver (ms)", true),
     ];
 
+    private static void PrintClientFigure(List<JsonObject> results)
+    {
+        double? Rate(string scenario) => results.LastOrDefault(r => (string)r["scenario"]! == scenario)?["messagesPerSecond"]?.GetValue<double>();
+        if (Rate("client-raw") is { } raw && Rate("client-lws") is { } ours && raw > 0)
+        {
+            Console.WriteLine();
+            Console.WriteLine("| Client, pipelined 32 B echo against Kestrel | raw ClientWebSocket | LocalWebSocketClient | ours / raw |");
+            Console.WriteLine("|---|---:|---:|---:|");
+            Console.WriteLine($"| messages/s | {raw.ToString("#,0", CultureInfo.InvariantCulture)} | {ours.ToString("#,0", CultureInfo.InvariantCulture)} | {(ours / raw).ToString("0.00", CultureInfo.InvariantCulture)}× |");
+        }
+    }
+
     public static int Print(string path)
     {
         var results = File.ReadLines(path).Where(l => l.StartsWith('{')).Select(l => JsonNode.Parse(l)!.AsObject()).ToList();
@@ -352,6 +408,7 @@ internal static class Report
             Console.WriteLine($"| {label} | {string.Join(" | ", values.Select(v => v?.ToString("#,0.##", CultureInfo.InvariantCulture) ?? "–"))} | {string.Join(" | ", ratios)} |");
         }
 
+        PrintClientFigure(results);
         return 0;
     }
 }
