@@ -14,7 +14,7 @@ port=19101
 mode=broadcast; [ "$scenario" = fanout ] || mode=echo
 case $server in
   lws) echo_flag=""; [ "$mode" = echo ] && echo_flag=--echo
-       dotnet src/LocalWebSocket.Cli/bin/Release/net10.0/lws.dll serve --host 127.0.0.1 --port $port --no-mdns $echo_flag \
+       dotnet src/LocalWebSocket.Cli/bin/Release/net10.0/lws.dll serve --host 127.0.0.1 --port $port --no-mdns --quiet $echo_flag \
          --max-connections 30000 --max-per-ip 30000 --handshakes-per-ip 1000000 --duration 600 >/dev/null & ;;
   kestrel) dotnet bench/KestrelBaseline/bin/Release/net10.0/KestrelBaseline.dll $port $mode >/dev/null & ;;
   node) node bench/node/server.js $port $mode >/dev/null & ;;

@@ -28,7 +28,7 @@ start() { # start NAME MODE: starts a server on a fresh port, waits until GET / 
   port=$((port + 1))
   case $1 in
     lws) local echo_flag=""; [ "$2" = echo ] && echo_flag=--echo
-         dotnet src/LocalWebSocket.Cli/bin/Release/net10.0/lws.dll serve --host 127.0.0.1 --port $port --no-mdns \
+         dotnet src/LocalWebSocket.Cli/bin/Release/net10.0/lws.dll serve --host 127.0.0.1 --port $port --no-mdns --quiet \
            $echo_flag --max-connections 30000 --max-per-ip 30000 --handshakes-per-ip 1000000 --duration 300 >/dev/null & ;;
     kestrel) dotnet bench/KestrelBaseline/bin/Release/net10.0/KestrelBaseline.dll $port "$2" >/dev/null & ;;
     node) node bench/node/server.js $port "$2" >/dev/null & ;;

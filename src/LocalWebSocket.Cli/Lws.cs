@@ -10,8 +10,9 @@ internal static class Lws
           lws serve [--host ADDR] [--port N] [--echo] [--detail key=value ...] [--token T ...]
                     [--tls | --cert FILE [--cert-password P]] [--max-clients N] [--rate N/s]
                     [--no-mdns] [--interface ADDR ...] [--duration SECONDS]
-                    [--max-connections N] [--max-per-ip N] [--handshakes-per-ip N]
-              Runs a server and logs connections and messages until Ctrl+C (or for SECONDS).
+                    [--max-connections N] [--max-per-ip N] [--handshakes-per-ip N] [--quiet]
+              Runs a server and logs connections and messages until Ctrl+C (or for SECONDS);
+              --quiet logs only the start and the final counts, no line per join, message or leave.
               Defaults: --host 0.0.0.0 --port 8080, broadcast mode. --token requires ?token=T from clients.
               Advertises over mDNS (_localws._tcp) on the listen address, or on --interface ADDR, unless --no-mdns.
               --tls serves wss:// with a self-signed certificate kept in your data folder and prints its

@@ -13,7 +13,7 @@ internal static class ServeCommand
             args,
             ["--host", "--port", "--detail", "--token", "--duration", "--interface", "--cert", "--cert-password", "--max-clients", "--rate",
              "--max-connections", "--max-per-ip", "--handshakes-per-ip"],
-            ["--echo", "--no-mdns", "--tls"]);
+            ["--echo", "--no-mdns", "--tls", "--quiet"]);
         if (line.Positional.Count > 0)
         {
             throw new UsageException($"serve takes no argument '{line.Positional[0]}'.");
@@ -78,11 +78,15 @@ internal static class ServeCommand
 
         var log = new Transcript(output);
         await using var server = new LocalWebSocketServer(options);
-        server.ClientConnected += (_, e) =>
-            log.Line("server", $"+ {e.Client.Id} from {e.Client.RemoteEndPoint} {Transcript.Describe(e.Client.Details)} ({server.Clients.Count} connected)");
-        server.ClientDisconnected += (_, e) =>
-            log.Line("server", $"- {e.Client.Id} left ({(e.CloseStatus is { } status ? $"{(int)status} {e.CloseDescription}" : "no close frame")})");
-        server.MessageReceived += (_, e) => log.Line("server", $"< {e.Client.Id}: {Transcript.Describe(e.Message)}");
+        if (!line.Has("--quiet"))
+        {
+            // A line per event is a formatted, flushed write: --quiet leaves them out under load (benchmarks).
+            server.ClientConnected += (_, e) =>
+                log.Line("server", $"+ {e.Client.Id} from {e.Client.RemoteEndPoint} {Transcript.Describe(e.Client.Details)} ({server.Clients.Count} connected)");
+            server.ClientDisconnected += (_, e) =>
+                log.Line("server", $"- {e.Client.Id} left ({(e.CloseStatus is { } status ? $"{(int)status} {e.CloseDescription}" : "no close frame")})");
+            server.MessageReceived += (_, e) => log.Line("server", $"< {e.Client.Id}: {Transcript.Describe(e.Message)}");
+        }
 
         await server.StartAsync(stop);
         log.Line("server", $"listening on {server.LocalEndPoint} in {options.Routing.ToString().ToLowerInvariant()} mode");

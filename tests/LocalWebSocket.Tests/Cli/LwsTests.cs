@@ -88,6 +88,29 @@ public sealed class LwsTests
     }
 
     [Fact]
+    public async Task Serve_quiet_logs_no_line_per_event_but_still_counts_them()
+    {
+        var output = new LineWriter();
+        using var stop = new CancellationTokenSource();
+        var serving = RunAsync(output, stop.Token, "serve", "--host", "127.0.0.1", "--port", "0", "--no-mdns", "--quiet", "--echo", "--duration", "60");
+        var listening = await output.WaitForLineAsync("listening on 127.0.0.1:");
+        var port = int.Parse(listening[(listening.LastIndexOf(':') + 1)..].Split(' ')[0]);
+        await using (var client = new LocalWebSocket.Client.LocalWebSocketClient())
+        {
+            await client.ConnectAsync($"ws://127.0.0.1:{port}/ws").Within();
+            var echoed = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+            client.MessageReceived += (_, message) => echoed.TrySetResult(message.Text);
+            await client.SendAsync("quiet please");
+            Assert.Equal("quiet please", await echoed.Task.Within());
+        }
+
+        await stop.CancelAsync();
+        Assert.Equal(0, await serving.Within());
+        Assert.Contains("stopped: 1 clients joined, 1 messages received, 1 sent", output.Text, StringComparison.Ordinal);
+        Assert.DoesNotContain(output.Lines.Items, l => l.Contains("quiet please", StringComparison.Ordinal) || l.Contains(" left (", StringComparison.Ordinal) || l.Contains("] server  + ", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Scan_once_prints_json_lines_for_servers_found_by_scan_and_mdns()
     {
         await using var server = await TestServers.StartAsync(o =>
