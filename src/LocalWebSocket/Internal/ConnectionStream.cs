@@ -246,6 +246,12 @@ internal sealed class ConnectionStream : Stream
 
     public override async Task FlushAsync(CancellationToken cancellationToken)
     {
+        if (Volatile.Read(ref _batching))
+        {
+            // The batch's end writes everything; a flush per frame would undo the coalescing.
+            return;
+        }
+
         await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {

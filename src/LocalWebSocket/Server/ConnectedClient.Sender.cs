@@ -204,8 +204,10 @@ public sealed partial class ConnectedClient
         _queuedBytes = 0;
     }
 
-    private void ScheduleDrain() =>
-        ThreadPool.UnsafeQueueUserWorkItem(static client => _ = client.DrainAsync(), this, preferLocal: false);
+    private void ScheduleDrain() => _scheduler.Schedule(this);
+
+    /// <summary>Called by the <see cref="SendScheduler"/> when this client's turn comes.</summary>
+    internal void RunWriter() => _ = DrainAsync();
 
     /// <summary>
     /// The only writer of this connection. It drains everything queued, with the stream coalescing the
@@ -215,6 +217,9 @@ public sealed partial class ConnectedClient
     {
         try
         {
+            // Frames are written without a cancellable token on purpose: with one, the WebSocket takes a slower
+            // path that flushes the stream after every frame, which would undo the coalescing. An abort still
+            // ends a stuck write, since the receive side then disposes the connection under it.
             var token = _abort.Token;
             while (true)
             {
@@ -223,7 +228,7 @@ public sealed partial class ConnectedClient
                 {
                     try
                     {
-                        await _webSocket.SendAsync(message.Payload, message.Type, endOfMessage: true, token).ConfigureAwait(false);
+                        await _webSocket.SendAsync(message.Payload, message.Type, endOfMessage: true, CancellationToken.None).ConfigureAwait(false);
                         _server.Counters.CountSent(message.Length);
                     }
                     finally
@@ -232,7 +237,7 @@ public sealed partial class ConnectedClient
                     }
                 }
 
-                await _stream.EndBatchAsync(token).ConfigureAwait(false);
+                await _stream.EndBatchAsync(CancellationToken.None).ConfigureAwait(false);
 
                 bool sendClose;
                 lock (_sendGate)

@@ -18,6 +18,7 @@ public sealed partial class ConnectedClient
     private readonly LocalWebSocketServerOptions _options;
     private readonly WebSocket _webSocket;
     private readonly ConnectionStream _stream;
+    private readonly SendScheduler _scheduler;
     private readonly CancellationTokenSource _abort = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -49,6 +50,7 @@ public sealed partial class ConnectedClient
         SubProtocol = subProtocol;
         _webSocket = webSocket;
         _stream = stream;
+        _scheduler = server.NextSendScheduler();
     }
 
     /// <summary>The server's own id for this connection: unique, also across restarts (a version 7 GUID).</summary>

@@ -35,6 +35,9 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
     private readonly EventStream<ClientsChangedEventArgs> _clientsChanges;
     private readonly EventStream<bool> _runningChanges;
 
+    private readonly SendScheduler[] _sendSchedulers =
+        [.. Enumerable.Range(0, Math.Clamp(Environment.ProcessorCount, 1, 16)).Select(_ => new SendScheduler())];
+    private int _nextSendScheduler;
     private ConnectedClient[] _clientSnapshot = [];
     private bool _acceptingClients;
     private JsonObject _details;
@@ -169,6 +172,10 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
     internal ILogger Logger { get; }
 
     internal ServerCounters Counters { get; } = new();
+
+    /// <summary>The scheduler of a new client's writer: one per processor, handed out in turn.</summary>
+    internal SendScheduler NextSendScheduler() =>
+        _sendSchedulers[(int)((uint)Interlocked.Increment(ref _nextSendScheduler) % (uint)_sendSchedulers.Length)];
 
     /// <summary>The serialised details document, swapped atomically when the details change.</summary>
     internal byte[] DetailsDocument => Volatile.Read(ref _detailsDocument);
