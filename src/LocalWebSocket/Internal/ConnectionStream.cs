@@ -37,11 +37,12 @@ internal sealed class ConnectionStream : Stream
     private int _writeCount;
     private TaskCompletionSource? _writeGate;
     private bool _batching;
+    private bool _socketNonBlocking;
     private int _disposed;
 
     /// <summary>Creates the stream over <paramref name="inner"/>.</summary>
     /// <param name="inner">The transport (a <see cref="NetworkStream"/> or TLS stream over it).</param>
-    /// <param name="socket">The socket, when known, to skip the wait-for-data read when bytes are already there.</param>
+    /// <param name="socket">The socket under <paramref name="inner"/> when there is no TLS: reads then try a non-blocking receive first.</param>
     public ConnectionStream(Stream inner, Socket? socket)
     {
         _inner = inner;
@@ -84,6 +85,12 @@ internal sealed class ConnectionStream : Stream
         _readCount = total;
     }
 
+    /// <summary>
+    /// Called when a read finds nothing buffered, before it goes to the transport: the reader has handled
+    /// everything that arrived together, which makes it the moment to send what that produced.
+    /// </summary>
+    public Action? BeforeWaitingForData { get; set; }
+
     public override async ValueTask<int> ReadAsync(Memory<byte> destination, CancellationToken cancellationToken = default)
     {
         if (_readCount > 0)
@@ -91,17 +98,76 @@ internal sealed class ConnectionStream : Stream
             return CopyBuffered(destination.Span);
         }
 
+        BeforeWaitingForData?.Invoke();
+
         if (destination.IsEmpty)
         {
             return await _inner.ReadAsync(destination, cancellationToken).ConfigureAwait(false);
         }
 
-        // Wait for data without holding a buffer, unless bytes are already there.
-        if (_socket is null || _socket.Available == 0)
+        if (_socket is null)
         {
+            // Under TLS: wait for data without holding a buffer, then read what came.
             await _inner.ReadAsync(Memory<byte>.Empty, cancellationToken).ConfigureAwait(false);
+            return await ReadFromTransportAsync(destination, cancellationToken).ConfigureAwait(false);
         }
 
+        // Under load the data is usually there already: one non-blocking receive then, instead of a wait
+        // and a receive. Otherwise wait for data without holding a buffer, and receive once it has come.
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (TryReceiveNow(destination.Span, out var received))
+            {
+                return received;
+            }
+
+            await _inner.ReadAsync(Memory<byte>.Empty, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>A non-blocking receive from the socket: false when nothing is there yet.</summary>
+    private bool TryReceiveNow(Span<byte> destination, out int received)
+    {
+        if (!_socketNonBlocking)
+        {
+            // Makes Receive return at once when no data is there; the asynchronous operations behave the same
+            // either way. Set at the first read, not before: a TLS stream may still take the socket over until then.
+            _socket!.Blocking = false;
+            _socketNonBlocking = true;
+        }
+
+        SocketError error;
+        if (destination.Length >= ReadBufferSize)
+        {
+            received = _socket!.Receive(destination, SocketFlags.None, out error);
+        }
+        else
+        {
+            var buffer = _readBuffer ??= ArrayPool<byte>.Shared.Rent(ReadBufferSize);
+            received = _socket!.Receive(buffer, SocketFlags.None, out error);
+            if (error == SocketError.Success && received > 0)
+            {
+                _readOffset = 0;
+                _readCount = received;
+                received = CopyBuffered(destination);
+            }
+            else
+            {
+                ReleaseReadBuffer();
+            }
+        }
+
+        return error switch
+        {
+            SocketError.Success => true,
+            SocketError.WouldBlock => false,
+            _ => throw new IOException($"Unable to read data from the transport connection: {error}.", new SocketException((int)error)),
+        };
+    }
+
+    private async ValueTask<int> ReadFromTransportAsync(Memory<byte> destination, CancellationToken cancellationToken)
+    {
         if (destination.Length >= ReadBufferSize)
         {
             return await _inner.ReadAsync(destination, cancellationToken).ConfigureAwait(false);

@@ -15,6 +15,7 @@ public sealed partial class ConnectedClient
     {
         var token = _abort.Token;
         Exception? error = null;
+        _stream.BeforeWaitingForData = StartDeferredWriters;
         try
         {
             while (true)
@@ -50,6 +51,8 @@ public sealed partial class ConnectedClient
         }
         finally
         {
+            _stream.BeforeWaitingForData = null;
+            StartDeferredWriters();
             await LeaveAsync(error).ConfigureAwait(false);
         }
     }

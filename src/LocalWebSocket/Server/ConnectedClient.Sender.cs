@@ -7,7 +7,15 @@ namespace LocalWebSocket.Server;
 public sealed partial class ConnectedClient
 {
     private readonly Lock _sendGate = new();
+    /// <summary>At most this many deferred writers run on the receive loop's thread; more are scheduled.</summary>
+    private const int InlineWriterLimit = 4;
+
+    private const int DeferredWritersKeptCapacity = 64;
+
     private readonly Queue<OutgoingMessage> _sendQueue = new();
+
+    // Only this client's receive loop touches it.
+    private List<ConnectedClient>? _deferredWriters;
     private readonly TaskCompletionSource _closeWritten = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _queuedBytes;
 
@@ -60,7 +68,12 @@ public sealed partial class ConnectedClient
     }
 
     /// <summary>Queues a message shared with other clients; takes a reference when it is queued.</summary>
-    internal bool Enqueue(OutgoingMessage message)
+    /// <param name="message">The message.</param>
+    /// <param name="router">
+    /// The client whose receive loop relays the message, if any: it starts this client's writer when it has
+    /// routed everything it has read (see <see cref="StartDeferredWriters"/>), so that a burst costs one write.
+    /// </param>
+    internal bool Enqueue(OutgoingMessage message, ConnectedClient? router = null)
     {
         var startDrain = false;
         lock (_sendGate)
@@ -123,10 +136,50 @@ public sealed partial class ConnectedClient
 
         if (startDrain)
         {
-            ScheduleDrain();
+            if (router is not null)
+            {
+                (router._deferredWriters ??= []).Add(this);
+            }
+            else
+            {
+                ScheduleDrain();
+            }
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// Starts the writers this client's receive loop deferred. Called when the loop has nothing buffered left
+    /// to route, just before it would wait on the socket. A few writers run right here, which spares a
+    /// thread switch per message (an echo, a chat between two); many go to the schedulers, to run in parallel.
+    /// </summary>
+    private void StartDeferredWriters()
+    {
+        if (_deferredWriters is not { Count: > 0 } writers)
+        {
+            return;
+        }
+
+        var inline = writers.Count <= InlineWriterLimit;
+        foreach (var writer in writers)
+        {
+            if (inline)
+            {
+                writer.RunWriter();
+            }
+            else
+            {
+                writer.ScheduleDrain();
+            }
+        }
+
+        writers.Clear();
+        if (writers.Capacity > DeferredWritersKeptCapacity)
+        {
+            // A broadcast to thousands must not leave a list that size on every sender.
+            _deferredWriters = null;
+        }
     }
 
     /// <summary>Lets the writer start, once the 101 response is out.</summary>

@@ -141,7 +141,7 @@ public sealed partial class LocalWebSocketServer
                 {
                     if (routing == RoutingMode.Echo || !ReferenceEquals(client, sender))
                     {
-                        client.Enqueue(outgoing);
+                        client.Enqueue(outgoing, router: sender);
                     }
                 }
             }
