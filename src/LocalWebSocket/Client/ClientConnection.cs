@@ -14,6 +14,8 @@ internal readonly record struct ConnectionEnd(WebSocketCloseStatus? Status, stri
 /// </summary>
 internal sealed class ClientConnection
 {
+    private const int ReceiveBufferSize = 4096;
+
     private readonly LocalWebSocketClient _owner;
     private readonly CancellationTokenSource _abort = new();
     private readonly int _maxMessageSize;
@@ -99,15 +101,26 @@ internal sealed class ClientConnection
         LocalWebSocketException? error = null;
         try
         {
+            // Unlike a server with thousands of idle clients, a client keeps one receive buffer for its connection:
+            // a message that fits arrives in one receive, without a wait for data first.
+            var receiveBuffer = new byte[ReceiveBufferSize];
             while (true)
             {
-                var first = await WebSocket.ReceiveAsync(Memory<byte>.Empty, token).ConfigureAwait(false);
+                var first = await WebSocket.ReceiveAsync(receiveBuffer.AsMemory(), token).ConfigureAwait(false);
                 if (first.MessageType == WebSocketMessageType.Close)
                 {
                     break;
                 }
 
-                var assembled = await MessageAssembler.ReceiveAsync(WebSocket, first, _maxMessageSize, token).ConfigureAwait(false);
+                if (first.EndOfMessage && first.Count <= _maxMessageSize)
+                {
+                    var message = WebSocketMessage.FromOwned(first.MessageType, receiveBuffer.AsSpan(0, first.Count).ToArray());
+                    await _owner.OnMessageReceivedAsync(message, token).ConfigureAwait(false);
+                    continue;
+                }
+
+                var assembled = await MessageAssembler.ReceiveAsync(WebSocket, first, receiveBuffer.AsMemory(0, first.Count), _maxMessageSize, token)
+                    .ConfigureAwait(false);
                 if (assembled.Outcome == AssemblyOutcome.Complete)
                 {
                     // The application keeps messages: it gets an exact-size copy, and the pooled buffer goes back.

@@ -57,7 +57,7 @@ internal static class ClientHandshake
 
             stream = uri.Scheme == "wss"
                 ? await AuthenticateTlsAsync(socket, uri, options, cancellationToken).ConfigureAwait(false)
-                : new ConnectionStream(new NetworkStream(socket, ownsSocket: true), socket);
+                : ConnectionStream.ForClient(new NetworkStream(socket, ownsSocket: true));
             var key = WebSocketHandshake.CreateKey();
             await stream.WriteAsync(BuildRequest(uri, key, headers, options), cancellationToken).ConfigureAwait(false);
 
@@ -145,7 +145,7 @@ internal static class ClientHandshake
                     },
                 },
                 cancellationToken).ConfigureAwait(false);
-            return new ConnectionStream(tls, socket: null);
+            return ConnectionStream.ForClient(tls);
         }
         catch (System.Security.Authentication.AuthenticationException exception)
         {

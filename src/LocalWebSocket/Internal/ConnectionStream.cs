@@ -1,21 +1,25 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Net.Sockets;
 
 namespace LocalWebSocket.Internal;
 
 /// <summary>
-/// The stream under every WebSocket of ours. It exists for three reasons that each moved a figure on
-/// our benchmarks (see bench/README.md):
+/// The stream under every WebSocket of ours. It exists for reasons that each moved a figure on our
+/// benchmarks (see bench/README.md):
 /// <list type="bullet">
-/// <item>Reads wait for data before renting a buffer, so an idle connection holds no receive buffer.</item>
 /// <item>Reads are buffered while data is waiting, so many small frames cost one read syscall.</item>
-/// <item>Between <see cref="BeginBatch"/> and <see cref="EndBatchAsync"/> writes are coalesced, so a drain of
-/// several queued frames costs one socket write; writes outside a batch (pongs, closes) go straight out.</item>
+/// <item>On a server's connections, reads wait for data before renting a buffer, so an idle connection holds
+/// no receive buffer; a non-blocking receive comes first, since under load the data is usually there.</item>
+/// <item>On a server's connections, writes between <see cref="BeginBatch"/> and <see cref="EndBatchAsync"/>
+/// are coalesced, so a drain of several queued frames costs one socket write; writes outside a batch
+/// (pongs, closes) go straight out.</item>
 /// </list>
 /// </summary>
 /// <remarks>
-/// One reader at a time (the WebSocket's receive path). Writes may come from the WebSocket's send path and
-/// its keep-alive timer; they are serialised here so that a batch flush and a pong never interleave.
+/// One reader at a time (the WebSocket's receive path). On a server's connections, writes may come from the
+/// WebSocket's send path and its keep-alive timer; they are serialised here so that a batch flush and a pong
+/// never interleave.
 /// </remarks>
 internal sealed class ConnectionStream : Stream
 {
@@ -27,6 +31,7 @@ internal sealed class ConnectionStream : Stream
 
     private readonly Stream _inner;
     private readonly Socket? _socket;
+    private readonly bool _serverSide;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
 
     private byte[]? _readBuffer;
@@ -40,14 +45,27 @@ internal sealed class ConnectionStream : Stream
     private bool _socketNonBlocking;
     private int _disposed;
 
-    /// <summary>Creates the stream over <paramref name="inner"/>.</summary>
-    /// <param name="inner">The transport (a <see cref="NetworkStream"/> or TLS stream over it).</param>
-    /// <param name="socket">The socket under <paramref name="inner"/> when there is no TLS: reads then try a non-blocking receive first.</param>
-    public ConnectionStream(Stream inner, Socket? socket)
+    private ConnectionStream(Stream inner, Socket? socket, bool serverSide)
     {
         _inner = inner;
         _socket = socket;
+        _serverSide = serverSide;
     }
+
+    /// <summary>
+    /// A server's connection, one of thousands, mostly idle: reads wait for data before renting a buffer,
+    /// and writes can be coalesced and held (<see cref="BeginBatch"/>, <see cref="HoldWrites"/>).
+    /// </summary>
+    /// <param name="inner">The transport (a <see cref="NetworkStream"/> or TLS stream over it).</param>
+    /// <param name="socket">The socket under <paramref name="inner"/> when there is no TLS: reads then try a non-blocking receive first.</param>
+    public static ConnectionStream ForServer(Stream inner, Socket? socket) => new(inner, socket, serverSide: true);
+
+    /// <summary>
+    /// A client's one connection: reads go straight to the transport (one wait-and-receive less per read) and
+    /// writes pass through, since its only writer is the WebSocket, which sends one frame at a time.
+    /// </summary>
+    /// <param name="inner">The transport (a <see cref="NetworkStream"/> or TLS stream over it).</param>
+    public static ConnectionStream ForClient(Stream inner) => new(inner, socket: null, serverSide: false);
 
     public override bool CanRead => true;
 
@@ -103,6 +121,11 @@ internal sealed class ConnectionStream : Stream
         if (destination.IsEmpty)
         {
             return await _inner.ReadAsync(destination, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (!_serverSide)
+        {
+            return await ReadFromTransportAsync(destination, cancellationToken).ConfigureAwait(false);
         }
 
         if (_socket is null)
@@ -226,7 +249,11 @@ internal sealed class ConnectionStream : Stream
     }
 
     /// <summary>Starts coalescing writes until <see cref="EndBatchAsync"/>.</summary>
-    public void BeginBatch() => Volatile.Write(ref _batching, true);
+    public void BeginBatch()
+    {
+        Debug.Assert(_serverSide, "Only a server's connections coalesce writes.");
+        Volatile.Write(ref _batching, true);
+    }
 
     /// <summary>Stops coalescing and writes what was coalesced in one socket write.</summary>
     public async ValueTask EndBatchAsync(CancellationToken cancellationToken)
@@ -267,7 +294,10 @@ internal sealed class ConnectionStream : Stream
         }
     }
 
-    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default)
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default) =>
+        _serverSide ? WriteServerSideAsync(source, cancellationToken) : _inner.WriteAsync(source, cancellationToken);
+
+    private async ValueTask WriteServerSideAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken)
     {
         if (Volatile.Read(ref _writeGate) is { } gate)
         {
@@ -310,25 +340,13 @@ internal sealed class ConnectionStream : Stream
     public override void Write(byte[] buffer, int offset, int count) =>
         WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
 
-    public override async Task FlushAsync(CancellationToken cancellationToken)
-    {
-        if (Volatile.Read(ref _batching))
-        {
-            // The batch's end writes everything; a flush per frame would undo the coalescing.
-            return;
-        }
-
-        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            await FlushWriteBufferAsync(cancellationToken).ConfigureAwait(false);
-            await _inner.FlushAsync(cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            _writeLock.Release();
-        }
-    }
+    /// <remarks>
+    /// The WebSocket flushes after every frame. Our buffer only holds frames during a batch, and the batch's
+    /// end writes them, so a flush never writes anything of ours: inside a batch it must not (that would undo
+    /// the coalescing), and outside one there is nothing buffered.
+    /// </remarks>
+    public override Task FlushAsync(CancellationToken cancellationToken) =>
+        Volatile.Read(ref _batching) ? Task.CompletedTask : _inner.FlushAsync(cancellationToken);
 
     public override void Flush() => FlushAsync(CancellationToken.None).GetAwaiter().GetResult();
 

@@ -21,26 +21,40 @@ internal readonly record struct AssembledMessage(AssemblyOutcome Outcome, WebSoc
 
 /// <summary>
 /// Reads the frames of one message into a pooled buffer that grows as needed up to the size limit. The
-/// caller has already waited for the first frame with a zero-byte receive, so no buffer is held while idle.
+/// server has already waited for the first frame with a zero-byte receive, so no buffer is held while idle;
+/// the client may have read the start of the message already.
 /// </summary>
 internal static class MessageAssembler
 {
     /// <summary>First buffer rented for a message; most messages of a LAN app fit.</summary>
     public const int InitialBufferSize = 4096;
 
+    /// <param name="webSocket">Where the rest of the message comes from.</param>
+    /// <param name="first">The result of the receive that started the message.</param>
+    /// <param name="start">The bytes that receive read (empty after a zero-byte receive).</param>
+    /// <param name="maxSize">The size limit.</param>
+    /// <param name="cancellationToken">Ends the wait.</param>
     public static async ValueTask<AssembledMessage> ReceiveAsync(
-        WebSocket webSocket, ValueWebSocketReceiveResult first, int maxSize, CancellationToken cancellationToken)
+        WebSocket webSocket, ValueWebSocketReceiveResult first, ReadOnlyMemory<byte> start, int maxSize, CancellationToken cancellationToken)
     {
         var type = first.MessageType;
+        if (start.Length > maxSize)
+        {
+            return new(AssemblyOutcome.TooLarge, type, null, 0);
+        }
+
         if (first.EndOfMessage)
         {
-            return new(AssemblyOutcome.Complete, type, ArrayPool<byte>.Shared.Rent(1), 0);
+            var whole = ArrayPool<byte>.Shared.Rent(Math.Max(start.Length, 1));
+            start.Span.CopyTo(whole);
+            return new(AssemblyOutcome.Complete, type, whole, start.Length);
         }
 
         // One byte past the limit is room enough to notice that a message is too large.
         var limit = (int)Math.Min((long)maxSize + 1, Array.MaxLength);
-        var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(InitialBufferSize, limit));
-        var length = 0;
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(Math.Max(InitialBufferSize, start.Length * 2), limit));
+        start.Span.CopyTo(buffer);
+        var length = start.Length;
         try
         {
             while (true)

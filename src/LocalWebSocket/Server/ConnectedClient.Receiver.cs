@@ -60,7 +60,7 @@ public sealed partial class ConnectedClient
     /// <summary>Reads one message whose first frame has arrived; false when the connection is closing.</summary>
     private async ValueTask<bool> ReceiveMessageAsync(ValueWebSocketReceiveResult first, CancellationToken token)
     {
-        var message = await MessageAssembler.ReceiveAsync(_webSocket, first, _options.MaxMessageSize, token).ConfigureAwait(false);
+        var message = await MessageAssembler.ReceiveAsync(_webSocket, first, ReadOnlyMemory<byte>.Empty, _options.MaxMessageSize, token).ConfigureAwait(false);
         switch (message.Outcome)
         {
             case AssemblyOutcome.Complete:

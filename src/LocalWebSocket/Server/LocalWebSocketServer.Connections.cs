@@ -56,7 +56,7 @@ public sealed partial class LocalWebSocketServer
     private async Task HandleConnectionAsync(Socket socket, CancellationToken stopping)
     {
         var overLimit = Interlocked.Increment(ref _connectionCount) > _options.MaxConnections;
-        ConnectionStream? stream = new ConnectionStream(new NetworkStream(socket, ownsSocket: true), socket);
+        ConnectionStream? stream = ConnectionStream.ForServer(new NetworkStream(socket, ownsSocket: true), socket);
         var address = (socket.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
         var (perAddress, slot) = _addressLimits.Enter(address);
         try
@@ -226,7 +226,7 @@ public sealed partial class LocalWebSocketServer
                 deadline.Token).ConfigureAwait(false);
 
             // No socket: the TLS stream may hold decrypted bytes the socket no longer shows.
-            return new ConnectionStream(tls, socket: null);
+            return ConnectionStream.ForServer(tls, socket: null);
         }
         catch (Exception exception) when (exception is System.Security.Authentication.AuthenticationException or IOException or OperationCanceledException)
         {

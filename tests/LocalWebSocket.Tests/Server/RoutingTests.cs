@@ -118,6 +118,9 @@ public sealed class RoutingTests
     [InlineData(1)]
     [InlineData(125)]
     [InlineData(126)]
+    [InlineData(4095)]
+    [InlineData(4096)]
+    [InlineData(4097)]
     [InlineData(65535)]
     [InlineData(65536)]
     [InlineData(1024 * 1024)]
@@ -138,6 +141,42 @@ public sealed class RoutingTests
         Assert.True(bytes.AsSpan().SequenceEqual(got[0].Data.Span));
         Assert.Equal(WebSocketMessageType.Text, got[1].Type);
         Assert.Equal(text, got[1].Text);
+    }
+
+    [Theory]
+    [InlineData(RoutingMode.Broadcast, 3)]
+    [InlineData(RoutingMode.Broadcast, 20)]
+    [InlineData(RoutingMode.Echo, 1)]
+    public async Task A_burst_read_at_once_reaches_every_receiver_whole_and_in_order(RoutingMode routing, int receivers)
+    {
+        // The sender's frames arrive in one read, so the receivers' writers start only once all are routed.
+        await using var server = await TestServers.StartAsync(o => o.Routing = routing);
+        var peers = await ConnectAsync(server, receivers);
+        await using var sender = await RawConnection.OpenAsync(server.Port);
+        await sender.SendAsync(RawConnection.Upgrade());
+        Assert.Equal(101, RawConnection.StatusOf(await sender.ReadHeadAsync()));
+        await WaitForClientsAsync(server, receivers + 1);
+        const int Count = 200;
+
+        await sender.SendAsync(RawConnection.MaskedBinaryFrames(Enumerable.Range(0, Count).Select(i => BitConverter.GetBytes(i))));
+
+        foreach (var peer in peers)
+        {
+            var got = await peer.Received.WaitForCountAsync(Count);
+            Assert.Equal(Enumerable.Range(0, Count), got.Take(Count).Select(m => BitConverter.ToInt32(m.Data.Span)));
+        }
+
+        if (routing == RoutingMode.Echo)
+        {
+            var echoed = new byte[Count * 6];
+            await sender.Stream.ReadExactlyAsync(echoed).AsTask().WaitAsync(TestServers.Timeout);
+            Assert.Equal(Count - 1, BitConverter.ToInt32(echoed.AsSpan(echoed.Length - 4)));
+        }
+
+        foreach (var peer in peers)
+        {
+            await peer.DisposeAsync();
+        }
     }
 
     [Fact]

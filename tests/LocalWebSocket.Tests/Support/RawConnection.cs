@@ -91,6 +91,25 @@ internal sealed class RawConnection : IAsyncDisposable
     public static string Upgrade(string target = "/ws", string? extraHeaders = null) =>
         $"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extraHeaders}\r\n";
 
+    /// <summary>Client frames (masked, binary, each under 126 bytes) back to back, to be written at once.</summary>
+    public static byte[] MaskedBinaryFrames(IEnumerable<byte[]> payloads)
+    {
+        var frames = new MemoryStream();
+        byte[] mask = [0x37, 0xfa, 0x21, 0x3d];
+        foreach (var payload in payloads)
+        {
+            frames.WriteByte(0x82);
+            frames.WriteByte((byte)(0x80 | payload.Length));
+            frames.Write(mask);
+            for (var i = 0; i < payload.Length; i++)
+            {
+                frames.WriteByte((byte)(payload[i] ^ mask[i % 4]));
+            }
+        }
+
+        return frames.ToArray();
+    }
+
     private static bool EndsWithBlankLine(List<byte> data) =>
         data.Count >= 4 && data[^4] == '\r' && data[^3] == '\n' && data[^2] == '\r' && data[^1] == '\n';
 
