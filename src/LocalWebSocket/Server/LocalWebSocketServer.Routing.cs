@@ -7,9 +7,28 @@ namespace LocalWebSocket.Server;
 
 public sealed partial class LocalWebSocketServer
 {
+    /// <summary>
+    /// The clients now, in the order they joined. The array is shared and never changed; it is made again
+    /// only when it is asked for after a join or a leave, so a storm of connections does not copy the list
+    /// once per connection.
+    /// </summary>
+    private ConnectedClient[] ClientSnapshot()
+    {
+        if (Volatile.Read(ref _clientSnapshot) is { } snapshot)
+        {
+            return snapshot;
+        }
+
+        lock (_clientsGate)
+        {
+            snapshot = _clientSnapshot ?? [.. _clientsInOrder];
+            Volatile.Write(ref _clientSnapshot, snapshot);
+            return snapshot;
+        }
+    }
+
     private bool TryJoin(ConnectedClient client)
     {
-        ConnectedClient[] snapshot;
         lock (_clientsGate)
         {
             if (!_acceptingClients)
@@ -18,8 +37,8 @@ public sealed partial class LocalWebSocketServer
             }
 
             _clients.Add(client.Id, client);
-            snapshot = [.. _clientSnapshot, client];
-            Volatile.Write(ref _clientSnapshot, snapshot);
+            _clientsInOrder.Add(client);
+            Volatile.Write(ref _clientSnapshot, null);
         }
 
         Counters.CountJoined();
@@ -32,14 +51,13 @@ public sealed partial class LocalWebSocketServer
         var connected = new ClientConnectedEventArgs(client);
         _connections.Publish(connected);
         Raise(ClientConnected, connected);
-        PublishClientsChanged(snapshot);
+        PublishClientsChanged();
         return true;
     }
 
     /// <summary>Called once per client when its connection has ended and been released.</summary>
     internal void OnClientLeft(ConnectedClient client, WebSocketCloseStatus? status, string? description, Exception? error)
     {
-        ConnectedClient[] snapshot;
         lock (_clientsGate)
         {
             if (!_clients.Remove(client.Id))
@@ -48,9 +66,8 @@ public sealed partial class LocalWebSocketServer
                 return;
             }
 
-            var index = Array.IndexOf(_clientSnapshot, client);
-            snapshot = [.. _clientSnapshot.AsSpan(0, index), .. _clientSnapshot.AsSpan(index + 1)];
-            Volatile.Write(ref _clientSnapshot, snapshot);
+            _clientsInOrder.Remove(client);
+            Volatile.Write(ref _clientSnapshot, null);
         }
 
         Logger.LogInformation("Client {ClientId} left ({CloseStatus}).", client.Id, status?.ToString() ?? "no close frame");
@@ -62,17 +79,17 @@ public sealed partial class LocalWebSocketServer
 
         _disconnections.Publish(disconnected);
         Raise(ClientDisconnected, disconnected);
-        PublishClientsChanged(snapshot);
+        PublishClientsChanged();
     }
 
-    private void PublishClientsChanged(ConnectedClient[] snapshot)
+    private void PublishClientsChanged()
     {
         if (ClientsChanged is null && !_clientsChanges.HasSubscribers)
         {
             return;
         }
 
-        var changed = new ClientsChangedEventArgs(Array.AsReadOnly(snapshot));
+        var changed = new ClientsChangedEventArgs(Array.AsReadOnly(ClientSnapshot()));
         _clientsChanges.Publish(changed);
         Raise(ClientsChanged, changed);
     }
@@ -137,7 +154,7 @@ public sealed partial class LocalWebSocketServer
             var routing = _options.Routing;
             if (routing != RoutingMode.None)
             {
-                foreach (var client in Volatile.Read(ref _clientSnapshot))
+                foreach (var client in ClientSnapshot())
                 {
                     if (routing == RoutingMode.Echo || !ReferenceEquals(client, sender))
                     {

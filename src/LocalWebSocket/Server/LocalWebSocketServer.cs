@@ -38,7 +38,8 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
     private readonly SendScheduler[] _sendSchedulers =
         [.. Enumerable.Range(0, Math.Clamp(Environment.ProcessorCount, 1, 16)).Select(_ => new SendScheduler())];
     private int _nextSendScheduler;
-    private ConnectedClient[] _clientSnapshot = [];
+    private readonly List<ConnectedClient> _clientsInOrder = [];
+    private ConnectedClient[]? _clientSnapshot;
     private bool _acceptingClients;
     private JsonObject _details;
     private byte[] _detailsDocument;
@@ -143,7 +144,18 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
     public Uri WebSocketUrl => new UriBuilder(IsSecure ? "wss" : "ws", FormatHost(UsableAddress()), Port, Protocol.ProtocolConstants.WebSocketPath).Uri;
 
     /// <summary>The clients connected now.</summary>
-    public IReadOnlyList<ConnectedClient> Clients => Array.AsReadOnly(Volatile.Read(ref _clientSnapshot));
+    public IReadOnlyList<ConnectedClient> Clients => Array.AsReadOnly(ClientSnapshot());
+
+    private int ClientCount
+    {
+        get
+        {
+            lock (_clientsGate)
+            {
+                return _clientsInOrder.Count;
+            }
+        }
+    }
 
     /// <summary>A copy of the details document answered at <c>GET /</c>.</summary>
     public JsonObject Details
@@ -277,7 +289,7 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
     }
 
     /// <summary>Counters since the server was created.</summary>
-    public ServerStatistics GetStatistics() => Counters.Snapshot(Volatile.Read(ref _clientSnapshot).Length);
+    public ServerStatistics GetStatistics() => Counters.Snapshot(ClientCount);
 
     /// <summary>Binds the listen address and starts accepting connections.</summary>
     /// <exception cref="InvalidOperationException">The server is already running.</exception>
@@ -368,7 +380,7 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
         lock (_clientsGate)
         {
             _acceptingClients = false;
-            clients = _clientSnapshot;
+            clients = [.. _clientsInOrder];
         }
 
         if (_advertiser is { } advertiser)
@@ -480,7 +492,7 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
         try
         {
             var count = 0;
-            foreach (var client in Volatile.Read(ref _clientSnapshot))
+            foreach (var client in ClientSnapshot())
             {
                 if (predicate(client) && client.Enqueue(outgoing))
                 {
@@ -561,7 +573,7 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
         while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
         {
             var now = Environment.TickCount64;
-            foreach (var client in Volatile.Read(ref _clientSnapshot))
+            foreach (var client in ClientSnapshot())
             {
                 if (client.IsConnected && now - client.LastReceivedTicks > timeout.TotalMilliseconds)
                 {
