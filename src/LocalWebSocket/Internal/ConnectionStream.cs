@@ -152,14 +152,7 @@ internal sealed class ConnectionStream : Stream
     /// <summary>A non-blocking receive from the socket: false when nothing is there yet.</summary>
     private bool TryReceiveNow(Span<byte> destination, out int received)
     {
-        if (!_socketNonBlocking)
-        {
-            // Makes Receive return at once when no data is there; the asynchronous operations behave the same
-            // either way. Set at the first read, not before: a TLS stream may still take the socket over until then.
-            _socket!.Blocking = false;
-            _socketNonBlocking = true;
-        }
-
+        EnsureNonBlocking();
         SocketError error;
         if (destination.Length >= ReadBufferSize)
         {
@@ -286,7 +279,7 @@ internal sealed class ConnectionStream : Stream
         await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await _inner.WriteAsync(source, cancellationToken).ConfigureAwait(false);
+            await WriteToTransportAsync(source, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -310,7 +303,7 @@ internal sealed class ConnectionStream : Stream
             if (!Volatile.Read(ref _batching))
             {
                 await FlushWriteBufferAsync(cancellationToken).ConfigureAwait(false);
-                await _inner.WriteAsync(source, cancellationToken).ConfigureAwait(false);
+                await WriteToTransportAsync(source, cancellationToken).ConfigureAwait(false);
                 return;
             }
 
@@ -320,7 +313,7 @@ internal sealed class ConnectionStream : Stream
                 await FlushWriteBufferAsync(cancellationToken).ConfigureAwait(false);
                 if (source.Length > buffer.Length)
                 {
-                    await _inner.WriteAsync(source, cancellationToken).ConfigureAwait(false);
+                    await WriteToTransportAsync(source, cancellationToken).ConfigureAwait(false);
                     return;
                 }
             }
@@ -350,13 +343,57 @@ internal sealed class ConnectionStream : Stream
 
     public override void Flush() => FlushAsync(CancellationToken.None).GetAwaiter().GetResult();
 
+    /// <summary>
+    /// Writes to the transport. Over a plain socket it first tries a non-blocking send, which on a LAN almost
+    /// always takes everything: no asynchronous operation (and none of the state the socket keeps for one).
+    /// </summary>
+    private ValueTask WriteToTransportAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken)
+    {
+        if (_socket is null)
+        {
+            return _inner.WriteAsync(source, cancellationToken);
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        EnsureNonBlocking();
+        while (!source.IsEmpty)
+        {
+            var sent = _socket.Send(source.Span, SocketFlags.None, out var error);
+            if (error == SocketError.WouldBlock)
+            {
+                break;
+            }
+
+            if (error != SocketError.Success)
+            {
+                throw new IOException($"Unable to write data to the transport connection: {error}.", new SocketException((int)error));
+            }
+
+            source = source[sent..];
+        }
+
+        return source.IsEmpty ? ValueTask.CompletedTask : _inner.WriteAsync(source, cancellationToken);
+    }
+
+    private void EnsureNonBlocking()
+    {
+        if (!_socketNonBlocking)
+        {
+            // Makes Receive and Send return at once when they cannot proceed; the asynchronous operations
+            // behave the same either way. Set at the first use, not before: a TLS stream may still take the
+            // socket over until then.
+            _socket!.Blocking = false;
+            _socketNonBlocking = true;
+        }
+    }
+
     private async ValueTask FlushWriteBufferAsync(CancellationToken cancellationToken)
     {
         if (_writeCount > 0)
         {
             var count = _writeCount;
             _writeCount = 0;
-            await _inner.WriteAsync(_writeBuffer.AsMemory(0, count), cancellationToken).ConfigureAwait(false);
+            await WriteToTransportAsync(_writeBuffer.AsMemory(0, count), cancellationToken).ConfigureAwait(false);
         }
     }
 

@@ -49,6 +49,12 @@ public sealed partial class ConnectedClient
             error = exception;
             _server.Logger.LogDebug(exception, "Connection of client {ClientId} broke.", Id);
         }
+        catch (Exception exception)
+        {
+            // Nobody awaits this loop: whatever went wrong ends this connection only, and is logged.
+            error = exception;
+            _server.Logger.LogError(exception, "Connection of client {ClientId} failed.", Id);
+        }
         finally
         {
             _stream.BeforeWaitingForData = null;
@@ -126,6 +132,7 @@ public sealed partial class ConnectedClient
         _abort.Dispose();
 
         AddressSlot?.Dispose();
+        _server.OnConnectionClosed();
         _server.OnClientLeft(this, status, description, status is null ? error : null);
         _completion.TrySetResult();
     }

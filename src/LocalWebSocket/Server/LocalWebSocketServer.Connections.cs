@@ -59,6 +59,7 @@ public sealed partial class LocalWebSocketServer
         ConnectionStream? stream = ConnectionStream.ForServer(new NetworkStream(socket, ownsSocket: true), socket);
         var address = (socket.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
         var (perAddress, slot) = _addressLimits.Enter(address);
+        var handedOver = false;
         try
         {
             socket.NoDelay = true;
@@ -110,9 +111,12 @@ public sealed partial class LocalWebSocketServer
             var client = await HandshakeAsync(stream, socket, plainOnly, stopping).ConfigureAwait(false);
             if (client is not null)
             {
+                // The client's receive loop owns the connection from here, and releases the count and the
+                // address slot when it ends: this method's state need not live as long as the connection.
                 client.AddressSlot = slot;
                 stream = null;
-                await client.RunAsync().ConfigureAwait(false);
+                handedOver = true;
+                _ = client.RunAsync();
             }
         }
         catch (Exception exception)
@@ -127,10 +131,16 @@ public sealed partial class LocalWebSocketServer
                 await stream.DisposeAsync().ConfigureAwait(false);
             }
 
-            Interlocked.Decrement(ref _connectionCount);
-            slot.Dispose();
+            if (!handedOver)
+            {
+                OnConnectionClosed();
+                slot.Dispose();
+            }
         }
     }
+
+    /// <summary>A connection counted against <see cref="LocalWebSocketServerOptions.MaxConnections"/> has ended.</summary>
+    internal void OnConnectionClosed() => Interlocked.Decrement(ref _connectionCount);
 
     /// <summary>
     /// Serves HTTP requests on a new connection until it upgrades to a WebSocket (returns the joined

@@ -188,6 +188,15 @@ public sealed class HandshakeTests
         second.MessageReceived += (_, m) => received.Add(m);
         await first.SendAsync("still fine");
         Assert.Equal("still fine", (await received.WaitForCountAsync(1))[0].Text);
+
+        // A client that leaves frees its place.
+        var left = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        server.ClientDisconnected += (_, _) => left.TrySetResult();
+        await first.DisposeAsync();
+        await left.Task.Within();
+        await using var third = new LocalWebSocket.Client.LocalWebSocketClient();
+        await third.ConnectAsync(server.WebSocketUrl).Within();
+        Assert.True(third.IsConnected);
     }
 
     [Fact]
