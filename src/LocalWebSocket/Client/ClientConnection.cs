@@ -63,17 +63,38 @@ internal sealed class ClientConnection
     }
 
     /// <summary>Writes one message; the caller holds the client's send lock.</summary>
-    public async ValueTask SendAsync(ReadOnlyMemory<byte> data, WebSocketMessageType type, CancellationToken cancellationToken)
+    public ValueTask SendAsync(ReadOnlyMemory<byte> data, WebSocketMessageType type, CancellationToken cancellationToken)
+    {
+        ValueTask sending;
+        try
+        {
+            sending = WebSocket.SendAsync(data, type, endOfMessage: true, cancellationToken);
+        }
+        catch (Exception exception) when (IsConnectionFailure(exception))
+        {
+            return ValueTask.FromException(SendFailed(exception));
+        }
+
+        // Nearly every send completes at once: no state machine for those.
+        return sending.IsCompletedSuccessfully ? default : AwaitSendAsync(sending);
+    }
+
+    private static async ValueTask AwaitSendAsync(ValueTask sending)
     {
         try
         {
-            await WebSocket.SendAsync(data, type, endOfMessage: true, cancellationToken).ConfigureAwait(false);
+            await sending.ConfigureAwait(false);
         }
-        catch (Exception exception) when (exception is WebSocketException or IOException or ObjectDisposedException)
+        catch (Exception exception) when (IsConnectionFailure(exception))
         {
-            throw new LocalWebSocketException(LocalWebSocketErrorCode.ConnectionFailed, "The connection broke while sending.", null, exception);
+            throw SendFailed(exception);
         }
     }
+
+    private static bool IsConnectionFailure(Exception exception) => exception is WebSocketException or IOException or ObjectDisposedException;
+
+    private static LocalWebSocketException SendFailed(Exception exception) =>
+        new(LocalWebSocketErrorCode.ConnectionFailed, "The connection broke while sending.", null, exception);
 
     /// <summary>Sends a close frame; the caller holds the client's send lock. Failures mean the connection is gone already.</summary>
     public async Task SendCloseAsync(WebSocketCloseStatus status, string? reason, TimeSpan timeout)

@@ -231,6 +231,14 @@ internal sealed class ConnectionStream : Stream
 
     private void ReleaseReadBuffer()
     {
+        if (!_serverSide)
+        {
+            // A client's one connection keeps its buffer: renting and returning it for every read cost more.
+            _readCount = 0;
+            _readOffset = 0;
+            return;
+        }
+
         var buffer = _readBuffer;
         _readBuffer = null;
         _readCount = 0;
