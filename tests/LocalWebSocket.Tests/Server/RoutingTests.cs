@@ -201,6 +201,27 @@ public sealed class RoutingTests
     }
 
     [Fact]
+    public async Task An_oversized_message_in_the_same_read_as_a_good_one_is_caught_after_the_good_one_is_relayed()
+    {
+        await using var server = await TestServers.StartAsync(o => o.MaxMessageSize = 100);
+        await using var other = await Peer.ConnectAsync(server);
+        await using var sender = await RawConnection.OpenAsync(server.Port);
+        await sender.SendAsync(RawConnection.Upgrade());
+        Assert.Equal(101, RawConnection.StatusOf(await sender.ReadHeadAsync()));
+        await WaitForClientsAsync(server, 2);
+
+        await sender.SendAsync(RawConnection.MaskedBinaryFrames([[1, 2, 3], new byte[101], [4]]));
+
+        Assert.Equal(new byte[] { 1, 2, 3 }, (await other.Received.WaitForCountAsync(1))[0].ToArray());
+        var close = new byte[4];
+        await sender.Stream.ReadExactlyAsync(close).AsTask().WaitAsync(TestServers.Timeout);
+        Assert.Equal(0x88, close[0]);
+        Assert.Equal(1009, (close[2] << 8) | close[3]);
+        Assert.Equal(1, server.GetStatistics().OversizedMessages);
+        Assert.Single(other.Received.Items);
+    }
+
+    [Fact]
     public async Task Oversized_message_closes_the_sender_with_1009_and_others_keep_working()
     {
         await using var server = await TestServers.StartAsync(o => o.MaxMessageSize = 1000);
