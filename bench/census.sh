@@ -2,10 +2,10 @@
 # What an idle connection of lws costs: starts `lws serve` on loopback, warms it, opens COUNT idle
 # connections, then prints the server's RSS growth per connection and the live managed objects per
 # connection by type (bench/HeapCensus). Loopback only; everything ends within a minute or two.
-#   bench/census.sh [COUNT] [TOP]
+#   bench/census.sh [COUNT] [TOP] [garbage]   garbage: list the garbage not yet collected instead
 set -euo pipefail
 cd "$(dirname "$0")/.."
-count=${1:-2000}; top=${2:-25}
+count=${1:-2000}; top=${2:-25}; what=${3:-live}
 for project in src/LocalWebSocket.Cli bench/HeapCensus; do
   dotnet build "$project" -c Release -v q --nologo >/dev/null
 done
@@ -26,4 +26,4 @@ holder=$!
 read -r _ < "$fifo"; rm -f "$fifo"
 sleep 1
 echo "RSS growth per connection: $(( ($(rss) - before) * 1024 / count )) B"
-dotnet bench/HeapCensus/bin/Release/net10.0/HeapCensus.dll $pid "$top" "$count"
+dotnet bench/HeapCensus/bin/Release/net10.0/HeapCensus.dll $pid "$top" "$count" "$what"

@@ -1,18 +1,19 @@
 // What a running .NET process keeps alive, by type: the tool behind the idle-memory figures in
 // bench/README.md. It snapshots the process (which keeps running), marks every object reachable from the
 // roots, and prints the largest types among them, then how much of the heap is garbage not yet collected.
-//   HeapCensus PID [TOP] [PER]   PER: divide the totals by this many connections
+//   HeapCensus PID [TOP] [PER] [garbage]   PER: divide by this many connections; garbage: list it, not the live objects
 using System.Globalization;
 using Microsoft.Diagnostics.Runtime;
 
 if (args.Length == 0 || !int.TryParse(args[0], NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
 {
-    Console.Error.WriteLine("usage: HeapCensus PID [TOP] [PER]");
+    Console.Error.WriteLine("usage: HeapCensus PID [TOP] [PER] [garbage]");
     return 2;
 }
 
 var top = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 30;
 var per = args.Length > 2 ? double.Parse(args[2], CultureInfo.InvariantCulture) : 1;
+var showGarbage = args.Length > 3 && args[3] == "garbage";
 using var target = DataTarget.CreateSnapshotAndAttach(pid);
 using var runtime = target.ClrVersions[0].CreateRuntime();
 var heap = runtime.Heap;
@@ -61,13 +62,21 @@ foreach (var obj in heap.EnumerateObjects())
     }
 
     var size = (long)obj.Size;
-    if (!live.Contains(obj.Address))
+    var isLive = live.Contains(obj.Address);
+    if (isLive)
+    {
+        liveBytes += size;
+    }
+    else
     {
         deadBytes += size;
+    }
+
+    if (isLive == showGarbage)
+    {
         continue;
     }
 
-    liveBytes += size;
     var name = obj.Type?.Name ?? "?";
     var (count, bytes) = byType.GetValueOrDefault(name);
     byType[name] = (count + 1, bytes + size);

@@ -154,8 +154,8 @@ internal sealed class HttpHead
         var headers = ParseHeaderLines(head[(lineEnd + 2)..], maxHeaderCount);
         return new HttpHead(headers)
         {
-            Method = System.Text.Encoding.ASCII.GetString(method),
-            Target = System.Text.Encoding.ASCII.GetString(target),
+            Method = CommonText.Get(method, System.Text.Encoding.ASCII),
+            Target = CommonText.Get(target, System.Text.Encoding.ASCII),
             MinorVersion = minor,
         };
     }
@@ -213,7 +213,8 @@ internal sealed class HttpHead
 
     private static List<KeyValuePair<string, string>> ParseHeaderLines(ReadOnlySpan<byte> lines, int maxHeaderCount)
     {
-        var headers = new List<KeyValuePair<string, string>>();
+        // A WebSocket client's upgrade request has 5 to 10 header lines: grow once at most.
+        var headers = new List<KeyValuePair<string, string>>(8);
         while (true)
         {
             var lineEnd = FindLineEnd(lines);
@@ -249,8 +250,8 @@ internal sealed class HttpHead
             }
 
             headers.Add(new(
-                System.Text.Encoding.ASCII.GetString(line[..colon]),
-                System.Text.Encoding.Latin1.GetString(value)));
+                CommonText.Get(line[..colon], System.Text.Encoding.ASCII),
+                CommonText.Get(value, System.Text.Encoding.Latin1)));
         }
     }
 

@@ -24,6 +24,23 @@ public sealed class HttpHeadTests
     }
 
     [Fact]
+    public void Common_text_is_shared_between_requests_and_other_text_is_kept_as_sent()
+    {
+        const string Request = "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nX-Rare: Value\r\nupgrade: WebSocket\r\n\r\n";
+        var first = Parse(Request);
+        var second = Parse(Request);
+
+        Assert.Same(first.Method, second.Method);
+        Assert.Same(first.Target, second.Target);
+        Assert.Same(first.Headers[1].Key, second.Headers[1].Key);
+        Assert.Same(first.Headers[1].Value, second.Headers[1].Value);
+        Assert.NotSame(first.Headers[2].Key, second.Headers[2].Key);
+        Assert.Equal(
+            [new("Host", "127.0.0.1"), new("Upgrade", "websocket"), new("X-Rare", "Value"), new("upgrade", "WebSocket")],
+            second.Headers);
+    }
+
+    [Fact]
     public void Empty_query_and_fragment_marker_are_tolerated()
     {
         Assert.Equal("", Parse("GET /ws? HTTP/1.1\r\nHost: h\r\n\r\n").Query);
