@@ -16,11 +16,16 @@ public sealed partial class ConnectedClient
         var token = _abort.Token;
         Exception? error = null;
         _stream.BeforeWaitingForData = StartDeferredWriters;
+
+        // The wait for the next message, where an idle connection spends its life, takes no token: a token
+        // costs a registration in the WebSocket and another in the socket for every connection. One
+        // registration here aborts the WebSocket instead, which ends that wait as cancelling it would.
+        using var abortWait = token.UnsafeRegister(static client => ((ConnectedClient)client!)._webSocket.Abort(), this);
         try
         {
             while (true)
             {
-                var first = await _webSocket.ReceiveAsync(Memory<byte>.Empty, token).ConfigureAwait(false);
+                var first = await _webSocket.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None).ConfigureAwait(false);
                 if (first.MessageType == WebSocketMessageType.Close)
                 {
                     break;
@@ -39,7 +44,8 @@ public sealed partial class ConnectedClient
                 await WaitForCloseSentAsync(token).ConfigureAwait(false);
             }
         }
-        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        catch (Exception exception) when (token.IsCancellationRequested
+            && exception is OperationCanceledException or WebSocketException or IOException or ObjectDisposedException)
         {
             // Aborted: by the server, a close timeout, or a failed write.
         }
@@ -108,7 +114,7 @@ public sealed partial class ConnectedClient
     }
 
     /// <summary>The receive side has nothing left to read: it waits for the writer to send the close.</summary>
-    private Task WaitForCloseSentAsync(CancellationToken token) => _closeWritten.Task.WaitAsync(token);
+    private Task WaitForCloseSentAsync(CancellationToken token) => CloseWrittenTask.WaitAsync(token);
 
     private static WebSocketCloseStatus EchoableStatus(WebSocketCloseStatus? received) =>
         received ?? WebSocketCloseStatus.NormalClosure;

@@ -16,7 +16,9 @@ public sealed partial class ConnectedClient
 
     // Only this client's receive loop touches it.
     private List<ConnectedClient>? _deferredWriters;
-    private readonly TaskCompletionSource _closeWritten = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // Made only when someone waits for the close to be written (rare): one object pair less per connection.
+    private TaskCompletionSource? _closeWritten;
+    private bool _closeWrittenOrAbandoned;
     private long _queuedBytes;
 
     // Starts "draining" so that nothing is written before the server has sent the 101; ReleaseSending clears it.
@@ -314,7 +316,7 @@ public sealed partial class ConnectedClient
                     await _webSocket.CloseOutputAsync(_closeStatus, _closeReason, token).ConfigureAwait(false);
                 }
 
-                _closeWritten.TrySetResult();
+                SignalCloseWritten();
 
                 lock (_sendGate)
                 {
@@ -339,9 +341,35 @@ public sealed partial class ConnectedClient
                 _draining = false;
             }
 
-            _closeWritten.TrySetResult();
+            SignalCloseWritten();
             Abort();
         }
+    }
+
+    /// <summary>Completes when the writer has sent the close frame, or has given up on the connection.</summary>
+    private Task CloseWrittenTask
+    {
+        get
+        {
+            lock (_sendGate)
+            {
+                return _closeWrittenOrAbandoned
+                    ? Task.CompletedTask
+                    : (_closeWritten ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            }
+        }
+    }
+
+    private void SignalCloseWritten()
+    {
+        TaskCompletionSource? waiting;
+        lock (_sendGate)
+        {
+            _closeWrittenOrAbandoned = true;
+            waiting = _closeWritten;
+        }
+
+        waiting?.TrySetResult();
     }
 
     private bool TryDequeue(out OutgoingMessage message)

@@ -133,8 +133,9 @@ public sealed partial class LocalWebSocketServer
 
             if (!handedOver)
             {
-                OnConnectionClosed();
+                // The slot first: once OpenConnections has dropped, the address may connect again.
                 slot.Dispose();
+                OnConnectionClosed();
             }
         }
     }

@@ -289,7 +289,7 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
     }
 
     /// <summary>Counters since the server was created.</summary>
-    public ServerStatistics GetStatistics() => Counters.Snapshot(ClientCount);
+    public ServerStatistics GetStatistics() => Counters.Snapshot(ClientCount, Volatile.Read(ref _connectionCount));
 
     /// <summary>Binds the listen address and starts accepting connections.</summary>
     /// <exception cref="InvalidOperationException">The server is already running.</exception>

@@ -77,11 +77,12 @@ internal sealed class ServerCounters
 
     public void CountStreamItemDropped() => Interlocked.Increment(ref _streamItemsDropped);
 
-    public ServerStatistics Snapshot(int clientsConnected) => new()
+    public ServerStatistics Snapshot(int clientsConnected, int openConnections) => new()
     {
         ConnectionsAccepted = Interlocked.Read(ref _connectionsAccepted),
         ClientsJoined = Interlocked.Read(ref _clientsJoined),
         ClientsConnected = clientsConnected,
+        OpenConnections = openConnections,
         RequestsRejected = Interlocked.Read(ref _requestsRejected),
         HandshakeTimeouts = Interlocked.Read(ref _handshakeTimeouts),
         AuthenticationFailures = Interlocked.Read(ref _authenticationFailures),

@@ -12,6 +12,12 @@ public sealed record ServerStatistics
     /// <summary>Clients connected now.</summary>
     public int ClientsConnected { get; init; }
 
+    /// <summary>
+    /// TCP connections open now: clients, plus connections still in their handshake, serving <c>GET /</c>, or
+    /// being refused. This is what <see cref="LocalWebSocketServerOptions.MaxConnections"/> limits.
+    /// </summary>
+    public int OpenConnections { get; init; }
+
     /// <summary>Requests refused with an HTTP error status (malformed, wrong path, too large, too many connections...).</summary>
     public long RequestsRejected { get; init; }
 

@@ -279,6 +279,9 @@ public sealed class SecurityHookTests
         server.ClientsChanged += (_, e) => left.Add(e.Clients.Count);
         left.Add(server.Clients.Count);
         await left.WaitUntilAsync(c => c[^1] == 1);
+
+        // The refused third holds its slot until the server has seen it close, as any connection does.
+        await TestServers.UntilAsync(() => server.GetStatistics().OpenConnections == 1, "only the second connection open");
         await using var fourth = await RawConnection.OpenAsync(server.Port);
         await fourth.SendAsync(RawConnection.Upgrade());
 

@@ -23,6 +23,25 @@ internal static class TestServers
     /// <summary>Awaits <paramref name="task"/> or fails after <see cref="Timeout"/>.</summary>
     public static Task Within(this Task task) => task.WaitAsync(Timeout);
 
+    /// <summary>
+    /// Waits until <paramref name="condition"/> holds, checking every 10 ms, for state the server exposes no
+    /// event for (a gauge of its statistics); fails after <see cref="Timeout"/>.
+    /// </summary>
+    public static async Task UntilAsync(Func<bool> condition, string what)
+    {
+        using var tick = new PeriodicTimer(TimeSpan.FromMilliseconds(10));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (clock.Elapsed > Timeout)
+            {
+                throw new TimeoutException($"Not within {Timeout.TotalSeconds} s: {what}.");
+            }
+
+            await tick.WaitForNextTickAsync();
+        }
+    }
+
     /// <summary>Awaits <paramref name="task"/> or fails after <see cref="Timeout"/>.</summary>
     public static Task<T> Within<T>(this ValueTask<T> task) => task.AsTask().WaitAsync(Timeout);
 }
