@@ -109,20 +109,22 @@ internal sealed class ConnectionStream : Stream
     /// </summary>
     public Action? BeforeWaitingForData { get; set; }
 
-    public override async ValueTask<int> ReadAsync(Memory<byte> destination, CancellationToken cancellationToken = default)
+    public override ValueTask<int> ReadAsync(Memory<byte> destination, CancellationToken cancellationToken = default)
     {
         if (_readCount > 0)
         {
-            return CopyBuffered(destination.Span);
+            return new(CopyBuffered(destination.Span));
         }
 
         BeforeWaitingForData?.Invoke();
 
-        if (destination.IsEmpty)
-        {
-            return await _inner.ReadAsync(destination, cancellationToken).ConfigureAwait(false);
-        }
+        // A zero-byte read is the WebSocket waiting for data, where an idle connection spends its life:
+        // handed straight to the transport, it keeps no state of ours while it waits.
+        return destination.IsEmpty ? _inner.ReadAsync(destination, cancellationToken) : ReadFromSocketOrTransportAsync(destination, cancellationToken);
+    }
 
+    private async ValueTask<int> ReadFromSocketOrTransportAsync(Memory<byte> destination, CancellationToken cancellationToken)
+    {
         if (!_serverSide)
         {
             return await ReadFromTransportAsync(destination, cancellationToken).ConfigureAwait(false);
