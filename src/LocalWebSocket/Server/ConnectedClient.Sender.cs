@@ -6,12 +6,12 @@ namespace LocalWebSocket.Server;
 
 public sealed partial class ConnectedClient
 {
-    private readonly Lock _sendGate = new();
     /// <summary>At most this many deferred writers run on the receive loop's thread; more are scheduled.</summary>
     private const int InlineWriterLimit = 4;
 
     private const int DeferredWritersKeptCapacity = 64;
 
+    private readonly Lock _sendGate = new();
     private readonly Queue<OutgoingMessage> _sendQueue = new();
 
     // Only this client's receive loop touches it.
@@ -273,8 +273,9 @@ public sealed partial class ConnectedClient
         try
         {
             // Frames are written without a cancellable token on purpose: with one, the WebSocket takes a slower
-            // path that flushes the stream after every frame, which would undo the coalescing. An abort still
-            // ends a stuck write, since the receive side then disposes the connection under it.
+            // path with a registration per frame. (Either path flushes the stream after each frame; inside a
+            // batch the stream leaves that to the batch's end.) An abort still ends a stuck write: it aborts
+            // the WebSocket, which disposes the connection under the write.
             var token = _abort.Token;
             while (true)
             {
