@@ -1,19 +1,21 @@
 // What a running .NET process keeps alive, by type: the tool behind the idle-memory figures in
 // bench/README.md. It snapshots the process (which keeps running), marks every object reachable from the
 // roots, and prints the largest types among them, then how much of the heap is garbage not yet collected.
-//   HeapCensus PID [TOP] [PER] [garbage]   PER: divide by this many connections; garbage: list it, not the live objects
+//   HeapCensus PID [TOP] [PER] [live|garbage] [values]   PER: divide by this many connections; garbage: list it,
+//   not the live objects; values: strings by their text, arrays by their length
 using System.Globalization;
 using Microsoft.Diagnostics.Runtime;
 
 if (args.Length == 0 || !int.TryParse(args[0], NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
 {
-    Console.Error.WriteLine("usage: HeapCensus PID [TOP] [PER] [garbage]");
+    Console.Error.WriteLine("usage: HeapCensus PID [TOP] [PER] [live|garbage] [values]");
     return 2;
 }
 
 var top = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 30;
 var per = args.Length > 2 ? double.Parse(args[2], CultureInfo.InvariantCulture) : 1;
 var showGarbage = args.Length > 3 && args[3] == "garbage";
+var showValues = args.Length > 4 && args[4] == "values";
 using var target = DataTarget.CreateSnapshotAndAttach(pid);
 using var runtime = target.ClrVersions[0].CreateRuntime();
 var heap = runtime.Heap;
@@ -78,6 +80,17 @@ foreach (var obj in heap.EnumerateObjects())
     }
 
     var name = obj.Type?.Name ?? "?";
+    if (showValues && name == "System.String")
+    {
+        // Which strings, not just how many: the text tells which code made them.
+        var text = obj.AsString(60) ?? "";
+        name = "string \"" + text.Replace("\r", "\\r", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal) + "\"";
+    }
+    else if (showValues && obj.Type?.IsArray == true && name.EndsWith("[]", StringComparison.Ordinal))
+    {
+        name += " length " + obj.AsArray().Length.ToString(CultureInfo.InvariantCulture);
+    }
+
     var (count, bytes) = byType.GetValueOrDefault(name);
     byType[name] = (count + 1, bytes + size);
 }

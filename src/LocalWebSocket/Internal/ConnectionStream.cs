@@ -40,7 +40,6 @@ internal sealed class ConnectionStream : Stream
 
     private byte[]? _writeBuffer;
     private int _writeCount;
-    private TaskCompletionSource? _writeGate;
     private bool _batching;
     private bool _socketNonBlocking;
     private int _disposed;
@@ -54,7 +53,7 @@ internal sealed class ConnectionStream : Stream
 
     /// <summary>
     /// A server's connection, one of thousands, mostly idle: reads wait for data before renting a buffer,
-    /// and writes can be coalesced and held (<see cref="BeginBatch"/>, <see cref="HoldWrites"/>).
+    /// and writes can be coalesced (<see cref="BeginBatch"/>).
     /// </summary>
     /// <param name="inner">The transport (a <see cref="NetworkStream"/> or TLS stream over it).</param>
     /// <param name="socket">The socket under <paramref name="inner"/> when there is no TLS: reads then try a non-blocking receive first.</param>
@@ -104,10 +103,10 @@ internal sealed class ConnectionStream : Stream
     }
 
     /// <summary>
-    /// Called when a read finds nothing buffered, before it goes to the transport: the reader has handled
+    /// Told when a read finds nothing buffered, before it goes to the transport: the reader has handled
     /// everything that arrived together, which makes it the moment to send what that produced.
     /// </summary>
-    public Action? BeforeWaitingForData { get; set; }
+    public IDataWaitObserver? DataWaitObserver { get; set; }
 
     public override ValueTask<int> ReadAsync(Memory<byte> destination, CancellationToken cancellationToken = default)
     {
@@ -116,7 +115,7 @@ internal sealed class ConnectionStream : Stream
             return new(CopyBuffered(destination.Span));
         }
 
-        BeforeWaitingForData?.Invoke();
+        DataWaitObserver?.BeforeWaitingForData();
 
         // A zero-byte read is the WebSocket waiting for data, where an idle connection spends its life:
         // handed straight to the transport, it keeps no state of ours while it waits.
@@ -274,39 +273,11 @@ internal sealed class ConnectionStream : Stream
         }
     }
 
-    /// <summary>
-    /// Holds every write (a keep-alive ping included) until <see cref="OpenWrites"/>, except
-    /// <see cref="WriteThroughGateAsync"/>: nothing may reach the peer before the 101 response.
-    /// </summary>
-    public void HoldWrites() => _writeGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-
-    /// <summary>Lets held writes go.</summary>
-    public void OpenWrites() => Interlocked.Exchange(ref _writeGate, null)?.TrySetResult();
-
-    /// <summary>Writes past the gate (the 101 response).</summary>
-    public async ValueTask WriteThroughGateAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken)
-    {
-        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            await WriteToTransportAsync(source, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            _writeLock.Release();
-        }
-    }
-
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default) =>
         _serverSide ? WriteServerSideAsync(source, cancellationToken) : _inner.WriteAsync(source, cancellationToken);
 
     private async ValueTask WriteServerSideAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken)
     {
-        if (Volatile.Read(ref _writeGate) is { } gate)
-        {
-            await gate.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-
         await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -433,4 +404,14 @@ internal sealed class ConnectionStream : Stream
 
         base.Dispose(disposing);
     }
+}
+
+/// <summary>
+/// What a <see cref="ConnectionStream"/> tells its reader. An interface rather than a delegate: a delegate
+/// would be one more object per connection, and there are thousands of connections.
+/// </summary>
+internal interface IDataWaitObserver
+{
+    /// <summary>A read found nothing buffered and is about to wait for the transport.</summary>
+    void BeforeWaitingForData();
 }

@@ -86,12 +86,37 @@ internal static class HttpResponses
     public static byte[] PlainError(int statusCode, string message, string extraHeaders = "") =>
         Error(statusCode, "text/plain; charset=utf-8", message + "\n", extraHeaders);
 
-    /// <summary>The 101 answer to a valid upgrade request.</summary>
-    public static byte[] SwitchingProtocols(string accept, string? subProtocol)
+    /// <summary>The largest 101 response <see cref="WriteSwitchingProtocols"/> writes for <paramref name="subProtocol"/>.</summary>
+    public static int SwitchingProtocolsMaxLength(string? subProtocol) =>
+        SwitchingProtocolsStart.Length + WebSocketHandshake.AcceptLength + SubProtocolLine.Length + (subProtocol?.Length ?? 0) + 4;
+
+    /// <summary>
+    /// Writes the 101 answer to a valid upgrade request into <paramref name="destination"/> (at least
+    /// <see cref="SwitchingProtocolsMaxLength"/> bytes) and returns its length. It is written as bytes, with
+    /// the accept value computed in place: one response per connection, and no garbage for any of them.
+    /// </summary>
+    /// <param name="destination">Where the response goes.</param>
+    /// <param name="key">The request's validated <c>Sec-WebSocket-Key</c>.</param>
+    /// <param name="subProtocol">The negotiated subprotocol (an HTTP token, so ASCII), if any.</param>
+    public static int WriteSwitchingProtocols(Span<byte> destination, string key, string? subProtocol)
     {
-        var response = subProtocol is null
-            ? $"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
-            : $"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\nSec-WebSocket-Protocol: {subProtocol}\r\n\r\n";
-        return Encoding.ASCII.GetBytes(response);
+        SwitchingProtocolsStart.CopyTo(destination);
+        var length = SwitchingProtocolsStart.Length;
+        WebSocketHandshake.WriteAccept(key, destination[length..]);
+        length += WebSocketHandshake.AcceptLength;
+        if (subProtocol is not null)
+        {
+            SubProtocolLine.CopyTo(destination[length..]);
+            length += SubProtocolLine.Length;
+            length += Encoding.ASCII.GetBytes(subProtocol, destination[length..]);
+        }
+
+        "\r\n\r\n"u8.CopyTo(destination[length..]);
+        return length + 4;
     }
+
+    private static ReadOnlySpan<byte> SwitchingProtocolsStart =>
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "u8;
+
+    private static ReadOnlySpan<byte> SubProtocolLine => "\r\nSec-WebSocket-Protocol: "u8;
 }

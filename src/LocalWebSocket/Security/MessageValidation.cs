@@ -53,6 +53,10 @@ public readonly struct IncomingMessage
 public interface IMessageValidator
 {
     /// <summary>Judges one message.</summary>
+    /// <param name="client">The sender.</param>
+    /// <param name="message">The message; its memory is valid until the returned task completes.</param>
+    /// <param name="cancellationToken">Cancelled when the sender's connection is dropped (the server stopping, a close timeout).</param>
+    /// <remarks>The sender's next message waits for this verdict: a slow validator slows that client only.</remarks>
     ValueTask<MessageVerdict> ValidateAsync(ConnectedClient client, IncomingMessage message, CancellationToken cancellationToken);
 }
 

@@ -13,14 +13,12 @@ public sealed partial class ConnectedClient
     /// </summary>
     internal async Task RunAsync()
     {
-        var token = _abort.Token;
         Exception? error = null;
-        _stream.BeforeWaitingForData = StartDeferredWriters;
+        _stream.DataWaitObserver = this;
 
         // The wait for the next message, where an idle connection spends its life, takes no token: a token
-        // costs a registration in the WebSocket and another in the socket for every connection. One
-        // registration here aborts the WebSocket instead, which ends that wait as cancelling it would.
-        using var abortWait = token.UnsafeRegister(static client => ((ConnectedClient)client!)._webSocket.Abort(), this);
+        // costs a registration in the WebSocket and another in the socket for every connection. Abort()
+        // aborts the WebSocket instead, which ends that wait (and any other) as cancelling it would.
         try
         {
             while (true)
@@ -31,7 +29,7 @@ public sealed partial class ConnectedClient
                     break;
                 }
 
-                if (!await ReceiveMessageAsync(first, token).ConfigureAwait(false))
+                if (!await ReceiveMessageAsync(first).ConfigureAwait(false))
                 {
                     break;
                 }
@@ -41,10 +39,10 @@ public sealed partial class ConnectedClient
             {
                 // The peer started the close: answer it now, dropping what was still queued for it.
                 RequestClose(EchoableStatus(_webSocket.CloseStatus), _webSocket.CloseStatusDescription, discardQueued: true);
-                await WaitForCloseSentAsync(token).ConfigureAwait(false);
+                await CloseWrittenTask.ConfigureAwait(false);
             }
         }
-        catch (Exception exception) when (token.IsCancellationRequested
+        catch (Exception exception) when (IsAborted
             && exception is OperationCanceledException or WebSocketException or IOException or ObjectDisposedException)
         {
             // Aborted: by the server, a close timeout, or a failed write.
@@ -63,20 +61,21 @@ public sealed partial class ConnectedClient
         }
         finally
         {
-            _stream.BeforeWaitingForData = null;
+            _stream.DataWaitObserver = null;
             StartDeferredWriters();
             await LeaveAsync(error).ConfigureAwait(false);
         }
     }
 
     /// <summary>Reads one message whose first frame has arrived; false when the connection is closing.</summary>
-    private async ValueTask<bool> ReceiveMessageAsync(ValueWebSocketReceiveResult first, CancellationToken token)
+    private async ValueTask<bool> ReceiveMessageAsync(ValueWebSocketReceiveResult first)
     {
-        var message = await MessageAssembler.ReceiveAsync(_webSocket, first, ReadOnlyMemory<byte>.Empty, _options.MaxMessageSize, token).ConfigureAwait(false);
+        var message = await MessageAssembler.ReceiveAsync(_webSocket, first, ReadOnlyMemory<byte>.Empty, _options.MaxMessageSize, CancellationToken.None)
+            .ConfigureAwait(false);
         switch (message.Outcome)
         {
             case AssemblyOutcome.Complete:
-                await _server.OnMessageReceivedAsync(this, message.Type, message.Buffer!, message.Length, token).ConfigureAwait(false);
+                await _server.OnMessageReceivedAsync(this, message.Type, message.Buffer!, message.Length).ConfigureAwait(false);
                 return true;
 
             case AssemblyOutcome.TooLarge:
@@ -84,7 +83,7 @@ public sealed partial class ConnectedClient
                 _server.Logger.LogInformation(
                     "Client {ClientId} sent a message over {MaxMessageSize} bytes; closing with 1009.", Id, _options.MaxMessageSize);
                 RequestClose(WebSocketCloseStatus.MessageTooBig, "Message too big", discardQueued: true);
-                await DiscardUntilCloseAsync(token).ConfigureAwait(false);
+                await DiscardUntilCloseAsync().ConfigureAwait(false);
                 return false;
 
             default:
@@ -93,14 +92,14 @@ public sealed partial class ConnectedClient
     }
 
     /// <summary>After we sent a close, reads and drops data until the peer's close (bounded by the close timeout).</summary>
-    private async Task DiscardUntilCloseAsync(CancellationToken token)
+    private async Task DiscardUntilCloseAsync()
     {
         var scratch = ArrayPool<byte>.Shared.Rent(4096);
         try
         {
             while (true)
             {
-                var result = await _webSocket.ReceiveAsync(scratch.AsMemory(), token).ConfigureAwait(false);
+                var result = await _webSocket.ReceiveAsync(scratch.AsMemory(), CancellationToken.None).ConfigureAwait(false);
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
                     return;
@@ -112,9 +111,6 @@ public sealed partial class ConnectedClient
             ArrayPool<byte>.Shared.Return(scratch);
         }
     }
-
-    /// <summary>The receive side has nothing left to read: it waits for the writer to send the close.</summary>
-    private Task WaitForCloseSentAsync(CancellationToken token) => CloseWrittenTask.WaitAsync(token);
 
     private static WebSocketCloseStatus EchoableStatus(WebSocketCloseStatus? received) =>
         received ?? WebSocketCloseStatus.NormalClosure;
@@ -132,14 +128,24 @@ public sealed partial class ConnectedClient
         }
 
         // The server closes the TCP connection first after a close handshake (RFC 6455 section 7.1.1).
-        _abort.Cancel();
+        Abort();
         _webSocket.Dispose();
         await _stream.DisposeAsync().ConfigureAwait(false);
-        _abort.Dispose();
+        TaskCompletionSource? completion;
+        lock (_sendGate)
+        {
+            _left = true;
+            completion = _completion;
+            _closeTimer?.Dispose();
+            _connectionAborted?.Dispose();
+        }
 
         AddressSlot?.Dispose();
         _server.OnConnectionClosed();
         _server.OnClientLeft(this, status, description, status is null ? error : null);
-        _completion.TrySetResult();
+        completion?.TrySetResult();
     }
+
+    /// <inheritdoc />
+    void IDataWaitObserver.BeforeWaitingForData() => StartDeferredWriters();
 }

@@ -231,14 +231,12 @@ public sealed partial class ConnectedClient
         }
 
         // A peer that never answers the close must not hold the connection: drop it after the timeout.
-        try
-        {
-            _abort.CancelAfter(_options.CloseTimeout);
-        }
-        catch (ObjectDisposedException)
+        if (_left)
         {
             return false;
         }
+
+        _closeTimer = new Timer(static client => ((ConnectedClient)client!).Abort(), this, _options.CloseTimeout, Timeout.InfiniteTimeSpan);
 
         if (_draining)
         {
@@ -276,7 +274,6 @@ public sealed partial class ConnectedClient
             // path with a registration per frame. (Either path flushes the stream after each frame; inside a
             // batch the stream leaves that to the batch's end.) An abort still ends a stuck write: it aborts
             // the WebSocket, which disposes the connection under the write.
-            var token = _abort.Token;
             while (true)
             {
                 _stream.BeginBatch();
@@ -314,7 +311,7 @@ public sealed partial class ConnectedClient
 
                 if (_webSocket.State is WebSocketState.Open or WebSocketState.CloseReceived)
                 {
-                    await _webSocket.CloseOutputAsync(_closeStatus, _closeReason, token).ConfigureAwait(false);
+                    await _webSocket.CloseOutputAsync(_closeStatus, _closeReason, CancellationToken.None).ConfigureAwait(false);
                 }
 
                 SignalCloseWritten();

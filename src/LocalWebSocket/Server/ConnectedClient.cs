@@ -12,18 +12,25 @@ namespace LocalWebSocket.Server;
 /// All members are thread-safe. Messages sent to a client wait in its bounded send queue and are written
 /// by one writer in order; a full queue is handled by <see cref="LocalWebSocketServerOptions.SendQueueFullMode"/>.
 /// </remarks>
-public sealed partial class ConnectedClient
+public sealed partial class ConnectedClient : IDataWaitObserver
 {
     private readonly LocalWebSocketServer _server;
     private readonly LocalWebSocketServerOptions _options;
-    private readonly WebSocket _webSocket;
     private readonly ConnectionStream _stream;
     private readonly SendScheduler _scheduler;
-    private readonly CancellationTokenSource _abort = new();
-    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private readonly Lock _stateGate = new();
+    // Attached by AttachWebSocket once the 101 response is out, before the writer or the receive loop runs:
+    // so nothing (a keep-alive ping) can reach the peer before the 101, and no gate per connection holds it.
+    private WebSocket _webSocket = null!;
+
+    // The fields below are made on demand: an idle connection is one of thousands, and most never need them.
+    private CancellationTokenSource? _connectionAborted;
+    private Timer? _closeTimer;
+    private TaskCompletionSource? _completion;
     private Dictionary<object, object>? _state;
+
+    private int _aborted;
+    private bool _left;
     private Task _hooks = Task.CompletedTask;
     private long _lastReceived;
 
@@ -36,7 +43,6 @@ public sealed partial class ConnectedClient
         IPEndPoint remoteEndPoint,
         DateTimeOffset connectedAt,
         string? subProtocol,
-        WebSocket webSocket,
         ConnectionStream stream)
     {
         _server = server;
@@ -48,7 +54,6 @@ public sealed partial class ConnectedClient
         RemoteEndPoint = remoteEndPoint;
         ConnectedAt = connectedAt;
         SubProtocol = subProtocol;
-        _webSocket = webSocket;
         _stream = stream;
         _scheduler = server.NextSendScheduler();
     }
@@ -72,10 +77,42 @@ public sealed partial class ConnectedClient
     public string? SubProtocol { get; }
 
     /// <summary>Whether the client is connected and no close has started.</summary>
-    public bool IsConnected => !Volatile.Read(ref _closing) && !_completion.Task.IsCompleted;
+    public bool IsConnected => !Volatile.Read(ref _closing) && !Volatile.Read(ref _left);
 
     /// <summary>Completes when the client has left and its connection is released.</summary>
-    public Task Completion => _completion.Task;
+    public Task Completion
+    {
+        get
+        {
+            lock (_sendGate)
+            {
+                return _left
+                    ? Task.CompletedTask
+                    : (_completion ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            }
+        }
+    }
+
+    /// <summary>Cancelled when the connection is dropped (an abort, a close timeout, the server stopping).</summary>
+    internal CancellationToken ConnectionAborted
+    {
+        get
+        {
+            lock (_sendGate)
+            {
+                if (_connectionAborted is null)
+                {
+                    _connectionAborted = new CancellationTokenSource();
+                    if (Volatile.Read(ref _aborted) != 0)
+                    {
+                        _connectionAborted.Cancel();
+                    }
+                }
+
+                return _connectionAborted.Token;
+            }
+        }
+    }
 
     /// <summary>
     /// Closes the connection with <paramref name="closeStatus"/> after the messages already queued for it,
@@ -114,12 +151,14 @@ public sealed partial class ConnectedClient
     {
         ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(create);
-        lock (_stateGate)
+        var states = Volatile.Read(ref _state)
+            ?? Interlocked.CompareExchange(ref _state, new Dictionary<object, object>(ReferenceEqualityComparer.Instance), null)
+            ?? _state;
+        lock (states)
         {
-            _state ??= new Dictionary<object, object>(ReferenceEqualityComparer.Instance);
-            if (!_state.TryGetValue(key, out var state))
+            if (!states.TryGetValue(key, out var state))
             {
-                _state[key] = state = create(key);
+                states[key] = state = create(key);
             }
 
             return (T)state;
@@ -140,7 +179,7 @@ public sealed partial class ConnectedClient
     /// </summary>
     internal void QueueHook(string name, Func<CancellationToken, ValueTask> hook)
     {
-        lock (_stateGate)
+        lock (_sendGate)
         {
             _hooks = _hooks.ContinueWith(
                 async _ =>
@@ -168,23 +207,46 @@ public sealed partial class ConnectedClient
     {
         get
         {
-            lock (_stateGate)
+            lock (_sendGate)
             {
                 return _hooks;
             }
         }
     }
 
+    /// <summary>
+    /// Gives the client its WebSocket once the 101 response is out. A client dropped before that (the server
+    /// stopping, the 101 failing) gets an aborted one, so its receive loop ends at once.
+    /// </summary>
+    internal void AttachWebSocket(WebSocket webSocket)
+    {
+        // Exchange on both sides (here and in Abort) orders them: one of the two sees the other's write.
+        Interlocked.Exchange(ref _webSocket, webSocket);
+        if (Volatile.Read(ref _aborted) != 0)
+        {
+            webSocket.Abort();
+        }
+    }
+
     /// <summary>Drops the connection at once, without a close handshake.</summary>
     internal void Abort()
     {
-        try
+        if (Interlocked.Exchange(ref _aborted, 1) != 0)
         {
-            _abort.Cancel();
+            return;
         }
-        catch (ObjectDisposedException)
+
+        // Aborting the WebSocket disposes the connection under any receive or send in flight, which ends them.
+        Volatile.Read(ref _webSocket)?.Abort();
+        SignalCloseWritten();
+        CancellationTokenSource? aborted;
+        lock (_sendGate)
         {
-            // Already cleaned up.
+            aborted = _connectionAborted;
         }
+
+        aborted?.Cancel();
     }
+
+    private bool IsAborted => Volatile.Read(ref _aborted) != 0;
 }

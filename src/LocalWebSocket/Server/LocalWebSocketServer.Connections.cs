@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
 using System.Net.WebSockets;
@@ -147,7 +148,7 @@ public sealed partial class LocalWebSocketServer
     /// Serves HTTP requests on a new connection until it upgrades to a WebSocket (returns the joined
     /// client) or ends (returns null). Each request head must arrive within the handshake timeout.
     /// </summary>
-    private async Task<ConnectedClient?> HandshakeAsync(ConnectionStream stream, Socket socket, bool plainOnly, CancellationToken stopping)
+    private async ValueTask<ConnectedClient?> HandshakeAsync(ConnectionStream stream, Socket socket, bool plainOnly, CancellationToken stopping)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stopping);
         for (var request = 0; request < MaxRequestsPerConnection; request++)
@@ -305,11 +306,13 @@ public sealed partial class LocalWebSocketServer
         head.HeaderContainsToken("Connection", "close")
         || (head.MinorVersion == 0 && !head.HeaderContainsToken("Connection", "keep-alive"));
 
-    private async Task<ConnectedClient?> UpgradeAsync(HttpHead head, ConnectionStream stream, Socket socket, CancellationToken cancellationToken)
+    private async ValueTask<ConnectedClient?> UpgradeAsync(HttpHead head, ConnectionStream stream, Socket socket, CancellationToken cancellationToken)
     {
         head.TryGetHeader("Sec-WebSocket-Key", out var key);
         var subProtocol = NegotiateSubProtocol(head);
-        var details = QueryString.Parse(head.Query);
+        var query = head.Query;
+        // Most clients send no details: no dictionary for them.
+        var details = string.IsNullOrEmpty(query) ? null : QueryString.Parse(query);
         var remoteEndPoint = (IPEndPoint)socket.RemoteEndPoint!;
         IReadOnlyDictionary<string, string> metadata = EmptyMetadata;
 
@@ -322,6 +325,7 @@ public sealed partial class LocalWebSocketServer
 
         if (_options.RequestAuthenticator is { } authenticator)
         {
+            details ??= new Dictionary<string, string>(StringComparer.Ordinal);
             var (refusal, granted) = await AuthenticateAsync(authenticator, head, details, remoteEndPoint, cancellationToken).ConfigureAwait(false);
             if (refusal is not null)
             {
@@ -336,27 +340,16 @@ public sealed partial class LocalWebSocketServer
             }
         }
 
-        var keepAlive = _options.KeepAliveInterval > TimeSpan.Zero;
-        stream.HoldWrites();
-        var webSocket = WebSocket.CreateFromStream(stream, new WebSocketCreationOptions
-        {
-            IsServer = true,
-            SubProtocol = subProtocol,
-            KeepAliveInterval = keepAlive ? _options.KeepAliveInterval : TimeSpan.Zero,
-            KeepAliveTimeout = keepAlive ? _options.KeepAliveTimeout : Timeout.InfiniteTimeSpan,
-        });
-
         var client = new ConnectedClient(
             this,
             _options,
             Guid.CreateVersion7().ToString("N"),
             // Clients without details (many) share one empty dictionary: one less per idle connection.
-            details.Count == 0 ? EmptyMetadata : details.AsReadOnly(),
+            details is not { Count: > 0 } ? EmptyMetadata : details.AsReadOnly(),
             metadata,
             remoteEndPoint,
             DateTimeOffset.UtcNow,
             subProtocol,
-            webSocket,
             stream);
 
         // The client joins before it sees the 101, so that anything relayed once it knows it is connected
@@ -364,18 +357,24 @@ public sealed partial class LocalWebSocketServer
         // is still upgraded, then closed with 1008, as the protocol says.
         var accepted = await ValidateClientAsync(client, cancellationToken).ConfigureAwait(false);
         var joined = accepted && TryJoin(client);
+        var response = ArrayPool<byte>.Shared.Rent(HttpResponses.SwitchingProtocolsMaxLength(subProtocol));
         try
         {
-            await stream.WriteThroughGateAsync(HttpResponses.SwitchingProtocols(WebSocketHandshake.ComputeAccept(key!), subProtocol), cancellationToken)
-                .ConfigureAwait(false);
+            var length = HttpResponses.WriteSwitchingProtocols(response, key!, subProtocol);
+            await stream.WriteAsync(response.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
         }
         catch (Exception exception) when (exception is IOException or OperationCanceledException or ObjectDisposedException)
         {
             // Gone before the 101: the receive loop ends at once and the client leaves the usual way.
             client.Abort();
         }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(response);
+        }
 
-        stream.OpenWrites();
+        // Made only now that the 101 is out: its keep-alive pings must not precede it.
+        client.AttachWebSocket(WebSocket.CreateFromStream(stream, subProtocol is null ? _webSocketOptions : WebSocketOptions(subProtocol)));
 
         if (!accepted)
         {
@@ -391,13 +390,40 @@ public sealed partial class LocalWebSocketServer
         return client;
     }
 
+    /// <summary>How every server-side WebSocket of ours is made; shared when there is no subprotocol (a read-only use).</summary>
+    private WebSocketCreationOptions WebSocketOptions(string? subProtocol)
+    {
+        var keepAlive = _options.KeepAliveInterval > TimeSpan.Zero;
+        return new WebSocketCreationOptions
+        {
+            IsServer = true,
+            SubProtocol = subProtocol,
+            KeepAliveInterval = keepAlive ? _options.KeepAliveInterval : TimeSpan.Zero,
+            KeepAliveTimeout = keepAlive ? _options.KeepAliveTimeout : Timeout.InfiniteTimeSpan,
+        };
+    }
+
     private static readonly IReadOnlyDictionary<string, string> EmptyMetadata = new Dictionary<string, string>(StringComparer.Ordinal).AsReadOnly();
 
     /// <summary>Browsers send <c>Origin</c>; when an allow-list is set, only listed origins (and non-browsers) pass.</summary>
-    private bool OriginAllowed(HttpHead head) =>
-        _options.AllowedOrigins.Count == 0
-        || !head.TryGetHeader("Origin", out var origin)
-        || _options.AllowedOrigins.Any(allowed => string.Equals(allowed.TrimEnd('/'), origin.TrimEnd('/'), StringComparison.OrdinalIgnoreCase));
+    private bool OriginAllowed(HttpHead head)
+    {
+        if (_options.AllowedOrigins.Count == 0 || !head.TryGetHeader("Origin", out var origin))
+        {
+            return true;
+        }
+
+        // A loop, not a lambda: a lambda capturing the origin would cost an object on every upgrade.
+        foreach (var allowed in _options.AllowedOrigins)
+        {
+            if (string.Equals(allowed.TrimEnd('/'), origin.TrimEnd('/'), StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     /// <summary>Runs the client validator; a refusal or an exception keeps the client out.</summary>
     private async Task<bool> ValidateClientAsync(ConnectedClient client, CancellationToken cancellationToken)

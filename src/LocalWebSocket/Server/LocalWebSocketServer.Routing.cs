@@ -42,18 +42,31 @@ public sealed partial class LocalWebSocketServer
         }
 
         Counters.CountJoined();
-        Logger.LogInformation("Client {ClientId} joined from {RemoteEndPoint}.", client.Id, client.RemoteEndPoint);
-        if (_options.LifecycleHandler is { } lifecycle)
+        if (Logger.IsEnabled(LogLevel.Information))
         {
-            client.QueueHook("connected", token => lifecycle.OnConnectedAsync(client, token));
+            // Guarded: the arguments are boxed into an array even when nothing is logged.
+            Logger.LogInformation("Client {ClientId} joined from {RemoteEndPoint}.", client.Id, client.RemoteEndPoint);
         }
 
-        var connected = new ClientConnectedEventArgs(client);
-        _connections.Publish(connected);
-        Raise(ClientConnected, connected);
+        if (_options.LifecycleHandler is { } lifecycle)
+        {
+            QueueConnectedHook(lifecycle, client);
+        }
+
+        if (ClientConnected is not null || _connections.HasSubscribers)
+        {
+            var connected = new ClientConnectedEventArgs(client);
+            _connections.Publish(connected);
+            Raise(ClientConnected, connected);
+        }
+
         PublishClientsChanged();
         return true;
     }
+
+    // Its own method: the lambda's closure would otherwise be made on every join, handler or not.
+    private static void QueueConnectedHook(Security.IClientLifecycleHandler lifecycle, ConnectedClient client) =>
+        client.QueueHook("connected", token => lifecycle.OnConnectedAsync(client, token));
 
     /// <summary>Called once per client when its connection has ended and been released.</summary>
     internal void OnClientLeft(ConnectedClient client, WebSocketCloseStatus? status, string? description, Exception? error)
@@ -70,7 +83,10 @@ public sealed partial class LocalWebSocketServer
             Volatile.Write(ref _clientSnapshot, null);
         }
 
-        Logger.LogInformation("Client {ClientId} left ({CloseStatus}).", client.Id, status?.ToString() ?? "no close frame");
+        if (Logger.IsEnabled(LogLevel.Information))
+        {
+            Logger.LogInformation("Client {ClientId} left ({CloseStatus}).", client.Id, status?.ToString() ?? "no close frame");
+        }
         var disconnected = new ClientDisconnectedEventArgs(client, status, description, error);
         if (_options.LifecycleHandler is { } lifecycle)
         {
@@ -98,7 +114,7 @@ public sealed partial class LocalWebSocketServer
     /// Relays a whole message and raises it to the application. Takes ownership of the pooled
     /// <paramref name="buffer"/>: the receivers' queues share it, and the last one returns it to the pool.
     /// </summary>
-    internal ValueTask OnMessageReceivedAsync(ConnectedClient sender, WebSocketMessageType type, byte[] buffer, int length, CancellationToken cancellationToken)
+    internal ValueTask OnMessageReceivedAsync(ConnectedClient sender, WebSocketMessageType type, byte[] buffer, int length)
     {
         Counters.CountReceived(length);
         sender.MarkReceived();
@@ -111,7 +127,7 @@ public sealed partial class LocalWebSocketServer
 
         if (_options.MessageValidator is { } validator)
         {
-            return ValidateThenRouteAsync(validator, sender, type, buffer, length, cancellationToken);
+            return ValidateThenRouteAsync(validator, sender, type, buffer, length);
         }
 
         Route(sender, type, buffer, length);
@@ -119,12 +135,12 @@ public sealed partial class LocalWebSocketServer
     }
 
     private async ValueTask ValidateThenRouteAsync(
-        Security.IMessageValidator validator, ConnectedClient sender, WebSocketMessageType type, byte[] buffer, int length, CancellationToken cancellationToken)
+        Security.IMessageValidator validator, ConnectedClient sender, WebSocketMessageType type, byte[] buffer, int length)
     {
         Security.MessageVerdict verdict;
         try
         {
-            verdict = await validator.ValidateAsync(sender, new Security.IncomingMessage(type, buffer.AsMemory(0, length)), cancellationToken).ConfigureAwait(false);
+            verdict = await validator.ValidateAsync(sender, new Security.IncomingMessage(type, buffer.AsMemory(0, length)), sender.ConnectionAborted).ConfigureAwait(false);
         }
         catch (Exception exception) when (exception is not OperationCanceledException)
         {

@@ -25,6 +25,7 @@ namespace LocalWebSocket.Server;
 public sealed partial class LocalWebSocketServer : IAsyncDisposable
 {
     private readonly LocalWebSocketServerOptions _options;
+    private readonly System.Net.WebSockets.WebSocketCreationOptions _webSocketOptions;
     private readonly SemaphoreSlim _lifecycle = new(1, 1);
     private readonly Lock _clientsGate = new();
     private readonly Dictionary<string, ConnectedClient> _clients = new(StringComparer.Ordinal);
@@ -60,6 +61,7 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
     {
         _options = (options ?? new LocalWebSocketServerOptions()).Snapshot();
         Logger = (ILogger?)loggerFactory?.CreateLogger<LocalWebSocketServer>() ?? NullLogger.Instance;
+        _webSocketOptions = WebSocketOptions(subProtocol: null);
         if (_options.Certificate is { } certificate)
         {
             if (!certificate.HasPrivateKey)

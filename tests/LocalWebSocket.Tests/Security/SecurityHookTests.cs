@@ -223,6 +223,50 @@ public sealed class SecurityHookTests
     }
 
     [Fact]
+    public async Task A_validator_still_judging_when_the_connection_is_dropped_sees_its_token_cancelled()
+    {
+        var judging = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var validator = new StuckValidator(judging, cancelled);
+        await using var server = await TestServers.StartAsync(o =>
+        {
+            o.MessageValidator = validator;
+            o.CloseTimeout = TimeSpan.FromMilliseconds(200);
+        });
+        await using var client = new LocalWebSocketClient(NoReconnect());
+        await client.ConnectAsync(server.WebSocketUrl).Within();
+        await client.SendAsync("judge me");
+        await judging.Task.Within();
+
+        // The receive loop is inside the validator, so the client's close answer is never read: the close
+        // timeout drops the connection, and that cancels the validator's token.
+        var disconnect = server.Clients.Single().DisconnectAsync();
+
+        await cancelled.Task.Within();
+        await disconnect.Within();
+        Assert.Empty(server.Clients);
+        Assert.Equal(0, server.GetStatistics().OpenConnections);
+    }
+
+    private sealed class StuckValidator(TaskCompletionSource judging, TaskCompletionSource cancelled) : IMessageValidator
+    {
+        public async ValueTask<MessageVerdict> ValidateAsync(ConnectedClient client, IncomingMessage message, CancellationToken cancellationToken)
+        {
+            judging.TrySetResult();
+            try
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                cancelled.TrySetResult();
+            }
+
+            return MessageVerdict.Drop;
+        }
+    }
+
+    [Fact]
     public async Task Size_and_json_shape_validators_drop_what_does_not_fit()
     {
         await using var server = await TestServers.StartAsync(o => o.MessageValidator = new AllOfMessageValidator(
