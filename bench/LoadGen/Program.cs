@@ -3,7 +3,8 @@
 //   LoadGen rtt URL SECONDS PID                     round trip, 32 B ping-pong on one connection
 //   LoadGen echo URL SIZE SECONDS PID               pipelined echo on one connection
 //   LoadGen fanout URL RECEIVERS SECONDS PID [slow] one sender, RECEIVERS readers (one stalled when "slow")
-//   LoadGen storm URL COUNT PID                     COUNT connections opened 100 at a time, kept, measured
+//   LoadGen storm URL COUNT PID [HOLD]              COUNT connections opened 100 at a time, kept, measured
+//                                                   (then held HOLD seconds more, for bench/census.sh)
 //   LoadGen many URL COUNT                          COUNT connections, then one broadcast that all must get
 //   LoadGen client URL SECONDS raw|lws              pipelined 32 B echo through a raw ClientWebSocket or our client
 //   LoadGen report RESULTS.jsonl                    the Markdown table, each figure as a ratio to Kestrel
@@ -18,7 +19,8 @@ return args[0] switch
     "rtt" => await Scenarios.RoundTripAsync(new Uri(args[1]), Seconds(args[2]), Pid(args, 3)),
     "echo" => await Scenarios.EchoAsync(new Uri(args[1]), int.Parse(args[2], CultureInfo.InvariantCulture), Seconds(args[3]), Pid(args, 4)),
     "fanout" => await Scenarios.FanOutAsync(new Uri(args[1]), int.Parse(args[2], CultureInfo.InvariantCulture), Seconds(args[3]), Pid(args, 4), args.Length > 5 && args[5] == "slow"),
-    "storm" => await Scenarios.StormAsync(new Uri(args[1]), int.Parse(args[2], CultureInfo.InvariantCulture), Pid(args, 3)),
+    "storm" => await Scenarios.StormAsync(
+        new Uri(args[1]), int.Parse(args[2], CultureInfo.InvariantCulture), Pid(args, 3), args.Length > 4 ? Seconds(args[4]) : TimeSpan.Zero),
     "many" => await Scenarios.ManyAsync(new Uri(args[1]), int.Parse(args[2], CultureInfo.InvariantCulture)),
     "client" => args[3] == "lws"
         ? await Scenarios.OurClientEchoAsync(new Uri(args[1]), Seconds(args[2]))
@@ -175,17 +177,23 @@ internal static class Scenarios
         return 0;
     }
 
-    public static async Task<int> StormAsync(Uri url, int count, int pid)
+    public static async Task<int> StormAsync(Uri url, int count, int pid, TimeSpan hold)
     {
         // Warm the server first (code paged in and compiled, pools and thread pool grown), so that the RSS
-        // growth below is what connections cost, not what any server's first few hundred cost once.
-        foreach (var socket in await OpenManyAsync(url, 500))
+        // growth below is what connections cost, not what any server's first few hundred cost once. Three
+        // rounds with pauses: a tiered JIT (.NET's, V8's) recompiles hot code only after calls that follow a
+        // quiet moment, and with one round that recompilation (megabytes) landed in the figure.
+        for (var round = 0; round < 3; round++)
         {
-            socket.Abort();
-            socket.Dispose();
+            foreach (var socket in await OpenManyAsync(url, 500))
+            {
+                socket.Abort();
+                socket.Dispose();
+            }
+
+            await Task.Delay(1000);
         }
 
-        await Task.Delay(1000);
         var rssBefore = ServerCpu.RssKiB(pid);
         var clock = Stopwatch.StartNew();
         var sockets = await OpenManyAsync(url, count);
@@ -198,6 +206,7 @@ internal static class Scenarios
             ["handshakesPerSecond"] = Math.Round(count / seconds),
             ["serverKiBPerConnection"] = Math.Round((rssAfter - rssBefore) / (double)count, 2),
         });
+        await Task.Delay(hold);
         foreach (var socket in sockets)
         {
             socket.Abort();

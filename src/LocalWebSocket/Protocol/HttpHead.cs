@@ -7,9 +7,9 @@ namespace LocalWebSocket.Protocol;
 /// </summary>
 internal sealed class HttpHead
 {
-    private readonly List<KeyValuePair<string, string>> _headers;
+    private readonly KeyValuePair<string, string>[] _headers;
 
-    private HttpHead(List<KeyValuePair<string, string>> headers) => _headers = headers;
+    private HttpHead(KeyValuePair<string, string>[] headers) => _headers = headers;
 
     /// <summary>Request method (requests only).</summary>
     public string Method { get; private init; } = "";
@@ -211,16 +211,18 @@ internal sealed class HttpHead
         throw new HttpParseException(400, "Malformed HTTP version.");
     }
 
-    private static List<KeyValuePair<string, string>> ParseHeaderLines(ReadOnlySpan<byte> lines, int maxHeaderCount)
+    private static KeyValuePair<string, string>[] ParseHeaderLines(ReadOnlySpan<byte> lines, int maxHeaderCount)
     {
-        // A WebSocket client's upgrade request has 5 to 10 header lines: grow once at most.
-        var headers = new List<KeyValuePair<string, string>>(8);
+        // Exactly as many slots as there are lines (the block ends with an empty line): no list, no growth.
+        var lineCount = Math.Max(lines.Count("\r\n"u8) - 1, 0);
+        var headers = lineCount == 0 ? [] : new KeyValuePair<string, string>[Math.Min(lineCount, maxHeaderCount)];
+        var count = 0;
         while (true)
         {
             var lineEnd = FindLineEnd(lines);
             if (lineEnd == 0)
             {
-                return headers;
+                return count == headers.Length ? headers : headers[..count];
             }
 
             var line = lines[..lineEnd];
@@ -244,14 +246,20 @@ internal sealed class HttpHead
                 throw new HttpParseException(400, "Invalid character in a header value.");
             }
 
-            if (headers.Count == maxHeaderCount)
+            if (count == maxHeaderCount)
             {
                 throw new HttpParseException(431, "Too many header fields.");
             }
 
-            headers.Add(new(
+            if (count == headers.Length)
+            {
+                // Only a block that lacks its empty line gets here, and it is refused at its end.
+                Array.Resize(ref headers, count + 1);
+            }
+
+            headers[count++] = new(
                 CommonText.Get(line[..colon], System.Text.Encoding.ASCII),
-                CommonText.Get(value, System.Text.Encoding.Latin1)));
+                CommonText.Get(value, System.Text.Encoding.Latin1));
         }
     }
 

@@ -119,7 +119,7 @@ public sealed partial class ConnectedClient
     {
         WebSocketCloseStatus? status;
         string? description;
-        lock (_sendGate)
+        lock (_sendQueue)
         {
             _closing = true;
             ClearQueueLocked();
@@ -132,7 +132,7 @@ public sealed partial class ConnectedClient
         _webSocket.Dispose();
         await _stream.DisposeAsync().ConfigureAwait(false);
         TaskCompletionSource? completion;
-        lock (_sendGate)
+        lock (_sendQueue)
         {
             _left = true;
             completion = _completion;

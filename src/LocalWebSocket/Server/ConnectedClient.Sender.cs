@@ -11,7 +11,8 @@ public sealed partial class ConnectedClient
 
     private const int DeferredWritersKeptCapacity = 64;
 
-    private readonly Lock _sendGate = new();
+    // Also the lock of this client's state (a monitor on the queue, not a Lock object: one object less per
+    // connection, and it is rarely contended).
     private readonly Queue<OutgoingMessage> _sendQueue = new();
 
     // Only this client's receive loop touches it.
@@ -33,7 +34,7 @@ public sealed partial class ConnectedClient
     {
         get
         {
-            lock (_sendGate)
+            lock (_sendQueue)
             {
                 return _sendQueue.Count;
             }
@@ -78,7 +79,7 @@ public sealed partial class ConnectedClient
     internal bool Enqueue(OutgoingMessage message, ConnectedClient? router = null)
     {
         var startDrain = false;
-        lock (_sendGate)
+        lock (_sendQueue)
         {
             if (_closing)
             {
@@ -188,7 +189,7 @@ public sealed partial class ConnectedClient
     internal void ReleaseSending()
     {
         bool startDrain;
-        lock (_sendGate)
+        lock (_sendQueue)
         {
             startDrain = _sendQueue.Count > 0 || (_closing && !_closeSent);
             _draining = startDrain;
@@ -204,7 +205,7 @@ public sealed partial class ConnectedClient
     internal void RequestClose(WebSocketCloseStatus status, string? reason, bool discardQueued)
     {
         bool startDrain;
-        lock (_sendGate)
+        lock (_sendQueue)
         {
             startDrain = BeginCloseLocked(status, reason, discardQueued);
         }
@@ -293,7 +294,7 @@ public sealed partial class ConnectedClient
                 await _stream.EndBatchAsync(CancellationToken.None).ConfigureAwait(false);
 
                 bool sendClose;
-                lock (_sendGate)
+                lock (_sendQueue)
                 {
                     if (_sendQueue.Count > 0)
                     {
@@ -316,7 +317,7 @@ public sealed partial class ConnectedClient
 
                 SignalCloseWritten();
 
-                lock (_sendGate)
+                lock (_sendQueue)
                 {
                     ClearQueueLocked();
                     _draining = false;
@@ -332,7 +333,7 @@ public sealed partial class ConnectedClient
                 _server.Logger.LogDebug(exception, "Sending to client {ClientId} failed.", Id);
             }
 
-            lock (_sendGate)
+            lock (_sendQueue)
             {
                 _closing = true;
                 ClearQueueLocked();
@@ -349,7 +350,7 @@ public sealed partial class ConnectedClient
     {
         get
         {
-            lock (_sendGate)
+            lock (_sendQueue)
             {
                 return _closeWrittenOrAbandoned
                     ? Task.CompletedTask
@@ -361,7 +362,7 @@ public sealed partial class ConnectedClient
     private void SignalCloseWritten()
     {
         TaskCompletionSource? waiting;
-        lock (_sendGate)
+        lock (_sendQueue)
         {
             _closeWrittenOrAbandoned = true;
             waiting = _closeWritten;
@@ -372,7 +373,7 @@ public sealed partial class ConnectedClient
 
     private bool TryDequeue(out OutgoingMessage message)
     {
-        lock (_sendGate)
+        lock (_sendQueue)
         {
             if (_sendQueue.TryDequeue(out message!))
             {

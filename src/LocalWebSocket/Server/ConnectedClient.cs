@@ -84,7 +84,7 @@ public sealed partial class ConnectedClient : IDataWaitObserver
     {
         get
         {
-            lock (_sendGate)
+            lock (_sendQueue)
             {
                 return _left
                     ? Task.CompletedTask
@@ -98,7 +98,7 @@ public sealed partial class ConnectedClient : IDataWaitObserver
     {
         get
         {
-            lock (_sendGate)
+            lock (_sendQueue)
             {
                 if (_connectionAborted is null)
                 {
@@ -179,7 +179,7 @@ public sealed partial class ConnectedClient : IDataWaitObserver
     /// </summary>
     internal void QueueHook(string name, Func<CancellationToken, ValueTask> hook)
     {
-        lock (_sendGate)
+        lock (_sendQueue)
         {
             _hooks = _hooks.ContinueWith(
                 async _ =>
@@ -207,7 +207,7 @@ public sealed partial class ConnectedClient : IDataWaitObserver
     {
         get
         {
-            lock (_sendGate)
+            lock (_sendQueue)
             {
                 return _hooks;
             }
@@ -240,7 +240,7 @@ public sealed partial class ConnectedClient : IDataWaitObserver
         Volatile.Read(ref _webSocket)?.Abort();
         SignalCloseWritten();
         CancellationTokenSource? aborted;
-        lock (_sendGate)
+        lock (_sendQueue)
         {
             aborted = _connectionAborted;
         }

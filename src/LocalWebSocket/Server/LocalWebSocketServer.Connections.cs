@@ -18,6 +18,7 @@ public sealed partial class LocalWebSocketServer
 
     private static readonly TimeSpan LingerTime = TimeSpan.FromSeconds(1);
 
+    private readonly HandshakeDeadlines _handshakeDeadlines = new();
     private int _connectionCount;
     private AddressLimiter _addressLimits = null!;
 
@@ -150,10 +151,14 @@ public sealed partial class LocalWebSocketServer
     /// </summary>
     private async ValueTask<ConnectedClient?> HandshakeAsync(ConnectionStream stream, Socket socket, bool plainOnly, CancellationToken stopping)
     {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        using var deadline = _handshakeDeadlines.Start(_options.HandshakeTimeout, stopping);
         for (var request = 0; request < MaxRequestsPerConnection; request++)
         {
-            deadline.CancelAfter(_options.HandshakeTimeout);
+            if (request > 0)
+            {
+                deadline.Restart(_options.HandshakeTimeout);
+            }
+
             HttpHead? head;
             try
             {
@@ -188,7 +193,9 @@ public sealed partial class LocalWebSocketServer
 
             if (head.Path == ProtocolConstants.WebSocketPath)
             {
-                return await UpgradeAsync(head, stream, socket, deadline.Token).ConfigureAwait(false);
+                // A validator or an authenticator gets the token and might keep it: then it is not reused.
+                var sharesToken = _options.ClientValidator is not null || _options.RequestAuthenticator is not null;
+                return await UpgradeAsync(head, stream, socket, sharesToken ? deadline.Share() : deadline.Token).ConfigureAwait(false);
             }
 
             var close = WantsClose(head);

@@ -65,6 +65,9 @@ public sealed class HttpHeadTests
     [InlineData("GET /ws HTTP/1.1\r\nX: a\rb\r\n\r\n")]
     [InlineData("GET /ws HTTPS/1.1\r\nHost: h\r\n\r\n")]
     [InlineData("\r\n\r\n")]
+    [InlineData("GET /ws HTTP/1.1\r\nHost: h\r\n")]
+    [InlineData("GET /ws HTTP/1.1\r\nHost: h\r\nX: y")]
+    [InlineData("GET /ws HTTP/1.1\r\n")]
     public void Malformed_heads_are_400(string head) => Assert.Equal(400, StatusOfFailure(head));
 
     [Theory]
@@ -72,6 +75,18 @@ public sealed class HttpHeadTests
     [InlineData("GET /ws HTTP/1.2\r\nHost: h\r\n\r\n")]
     [InlineData("GET /ws HTTP/0.9\r\nHost: h\r\n\r\n")]
     public void Other_http_versions_are_505(string head) => Assert.Equal(505, StatusOfFailure(head));
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(5)]
+    [InlineData(64)]
+    public void Every_header_up_to_the_limit_is_kept_in_order(int count)
+    {
+        var head = Parse("GET / HTTP/1.1\r\n" + string.Concat(Enumerable.Range(0, count).Select(i => $"X-{i}: v{i}\r\n")) + "\r\n");
+
+        Assert.Equal(Enumerable.Range(0, count).Select(i => KeyValuePair.Create($"X-{i}", $"v{i}")), head.Headers);
+    }
 
     [Fact]
     public void Too_many_headers_is_431()
