@@ -11,15 +11,16 @@ namespace LocalWebSocket.Internal;
 /// <item>Reads are buffered while data is waiting, so many small frames cost one read syscall.</item>
 /// <item>On a server's connections, reads wait for data before renting a buffer, so an idle connection holds
 /// no receive buffer; a non-blocking receive comes first, since under load the data is usually there.</item>
-/// <item>On a server's connections, writes between <see cref="BeginBatch"/> and <see cref="EndBatchAsync"/>
-/// are coalesced, so a drain of several queued frames costs one socket write; writes outside a batch
-/// (pongs, closes) go straight out.</item>
+/// <item>On a server's connections, writes between <see cref="BeginBatch"/> and <see cref="EndBatch"/> are
+/// coalesced, and the first write after the batch's end takes them along, so a drain of several queued
+/// frames costs one socket write; writes outside a batch (pongs, closes) go straight out.</item>
 /// </list>
 /// </summary>
 /// <remarks>
-/// One reader at a time (the WebSocket's receive path). On a server's connections, writes may come from the
-/// WebSocket's send path and its keep-alive timer; they are serialised here so that a batch flush and a pong
-/// never interleave.
+/// One reader at a time (the WebSocket's receive path). Writes come only from the WebSocket, which writes
+/// one frame at a time whatever sends it (its send path, its keep-alive timer, a pong): the write buffer is
+/// only touched by those writes, so it needs no lock of ours. That is why a batch does not write at its end
+/// but leaves its frames to the next write (the writer ends the batch just before its last frame).
 /// </remarks>
 internal sealed class ConnectionStream : Stream
 {
@@ -32,7 +33,6 @@ internal sealed class ConnectionStream : Stream
     private readonly Stream _inner;
     private readonly Socket? _socket;
     private readonly bool _serverSide;
-    private readonly SemaphoreSlim _writeLock = new(1, 1);
 
     private byte[]? _readBuffer;
     private int _readOffset;
@@ -250,62 +250,55 @@ internal sealed class ConnectionStream : Stream
         }
     }
 
-    /// <summary>Starts coalescing writes until <see cref="EndBatchAsync"/>.</summary>
+    /// <summary>Starts coalescing writes until <see cref="EndBatch"/>.</summary>
     public void BeginBatch()
     {
         Debug.Assert(_serverSide, "Only a server's connections coalesce writes.");
         Volatile.Write(ref _batching, true);
     }
 
-    /// <summary>Stops coalescing and writes what was coalesced in one socket write.</summary>
-    public async ValueTask EndBatchAsync(CancellationToken cancellationToken)
-    {
-        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            Volatile.Write(ref _batching, false);
-            await FlushWriteBufferAsync(cancellationToken).ConfigureAwait(false);
-            ReleaseWriteBuffer();
-        }
-        finally
-        {
-            _writeLock.Release();
-        }
-    }
+    /// <summary>
+    /// Stops coalescing: the next write (the writer's last frame, or a pong) takes what was coalesced along,
+    /// in one socket write when it fits.
+    /// </summary>
+    public void EndBatch() => Volatile.Write(ref _batching, false);
 
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default) =>
         _serverSide ? WriteServerSideAsync(source, cancellationToken) : _inner.WriteAsync(source, cancellationToken);
 
-    private async ValueTask WriteServerSideAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken)
+    private ValueTask WriteServerSideAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken)
     {
-        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        var batching = Volatile.Read(ref _batching);
+        if (!batching && _writeCount == 0)
         {
-            if (!Volatile.Read(ref _batching))
-            {
-                await FlushWriteBufferAsync(cancellationToken).ConfigureAwait(false);
-                await WriteToTransportAsync(source, cancellationToken).ConfigureAwait(false);
-                return;
-            }
+            ReleaseWriteBuffer();
+            return WriteToTransportAsync(source, cancellationToken);
+        }
 
+        var buffer = _writeBuffer ??= ArrayPool<byte>.Shared.Rent(WriteBufferSize);
+        if (source.Length > buffer.Length - _writeCount)
+        {
+            return FlushThenWriteAsync(source, batching, cancellationToken);
+        }
+
+        source.Span.CopyTo(buffer.AsSpan(_writeCount));
+        _writeCount += source.Length;
+        return batching ? ValueTask.CompletedTask : FlushWriteBufferAsync(cancellationToken);
+    }
+
+    /// <summary>A frame that does not fit beside what is buffered: the buffer goes first, then the frame.</summary>
+    private async ValueTask FlushThenWriteAsync(ReadOnlyMemory<byte> source, bool batching, CancellationToken cancellationToken)
+    {
+        await FlushWriteBufferAsync(cancellationToken).ConfigureAwait(false);
+        if (batching && source.Length <= WriteBufferSize)
+        {
             var buffer = _writeBuffer ??= ArrayPool<byte>.Shared.Rent(WriteBufferSize);
-            if (source.Length > buffer.Length - _writeCount)
-            {
-                await FlushWriteBufferAsync(cancellationToken).ConfigureAwait(false);
-                if (source.Length > buffer.Length)
-                {
-                    await WriteToTransportAsync(source, cancellationToken).ConfigureAwait(false);
-                    return;
-                }
-            }
+            source.Span.CopyTo(buffer);
+            _writeCount = source.Length;
+            return;
+        }
 
-            source.Span.CopyTo(buffer.AsSpan(_writeCount));
-            _writeCount += source.Length;
-        }
-        finally
-        {
-            _writeLock.Release();
-        }
+        await WriteToTransportAsync(source, cancellationToken).ConfigureAwait(false);
     }
 
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
@@ -368,13 +361,31 @@ internal sealed class ConnectionStream : Stream
         }
     }
 
-    private async ValueTask FlushWriteBufferAsync(CancellationToken cancellationToken)
+    /// <summary>Writes what is buffered; outside a batch, the buffer then goes back to the pool.</summary>
+    private ValueTask FlushWriteBufferAsync(CancellationToken cancellationToken)
     {
-        if (_writeCount > 0)
+        var count = _writeCount;
+        _writeCount = 0;
+        var pending = count == 0 ? ValueTask.CompletedTask : WriteToTransportAsync(_writeBuffer.AsMemory(0, count), cancellationToken);
+        if (!pending.IsCompletedSuccessfully)
         {
-            var count = _writeCount;
-            _writeCount = 0;
-            await WriteToTransportAsync(_writeBuffer.AsMemory(0, count), cancellationToken).ConfigureAwait(false);
+            return ReleaseAfterAsync(pending);
+        }
+
+        if (!Volatile.Read(ref _batching))
+        {
+            ReleaseWriteBuffer();
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    private async ValueTask ReleaseAfterAsync(ValueTask pending)
+    {
+        await pending.ConfigureAwait(false);
+        if (!Volatile.Read(ref _batching))
+        {
+            ReleaseWriteBuffer();
         }
     }
 

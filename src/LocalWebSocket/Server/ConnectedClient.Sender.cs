@@ -277,9 +277,20 @@ public sealed partial class ConnectedClient
             // the WebSocket, which disposes the connection under the write.
             while (true)
             {
-                _stream.BeginBatch();
-                while (TryDequeue(out var message))
+                while (TryDequeue(out var message, out var last))
                 {
+                    // The last frame's write takes the batch along: the stream has no lock of its own, so
+                    // only the WebSocket's writes (one at a time) may write what it coalesced. Messages
+                    // queued meanwhile start a batch again.
+                    if (last)
+                    {
+                        _stream.EndBatch();
+                    }
+                    else
+                    {
+                        _stream.BeginBatch();
+                    }
+
                     try
                     {
                         await _webSocket.SendAsync(message.Payload, message.Type, endOfMessage: true, CancellationToken.None).ConfigureAwait(false);
@@ -291,7 +302,9 @@ public sealed partial class ConnectedClient
                     }
                 }
 
-                await _stream.EndBatchAsync(CancellationToken.None).ConfigureAwait(false);
+                // Normally ended already. If the queue was cleared under the loop, a close frame follows
+                // (the only reason to clear it while the connection lives), and its write takes the batch.
+                _stream.EndBatch();
 
                 bool sendClose;
                 lock (_sendQueue)
@@ -371,16 +384,19 @@ public sealed partial class ConnectedClient
         waiting?.TrySetResult();
     }
 
-    private bool TryDequeue(out OutgoingMessage message)
+    /// <summary>Takes the next queued message; <paramref name="last"/> tells whether the queue is empty now.</summary>
+    private bool TryDequeue(out OutgoingMessage message, out bool last)
     {
         lock (_sendQueue)
         {
             if (_sendQueue.TryDequeue(out message!))
             {
                 _queuedBytes -= message.Length;
+                last = _sendQueue.Count == 0;
                 return true;
             }
 
+            last = true;
             return false;
         }
     }

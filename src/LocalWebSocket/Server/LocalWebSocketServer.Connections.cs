@@ -110,7 +110,20 @@ public sealed partial class LocalWebSocketServer
                 }
             }
 
-            var client = await HandshakeAsync(stream, socket, plainOnly, stopping).ConfigureAwait(false);
+            using var deadline = _handshakeDeadlines.Start(_options.HandshakeTimeout, stopping);
+            try
+            {
+                // Wait for the first request here, in the one state machine a connection has while it waits
+                // (hundreds wait at once in a storm): nothing is rented, and the handshake then runs at once.
+                await stream.ReadAsync(Memory<byte>.Empty, deadline.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (deadline.IsCancellationRequested && !stopping.IsCancellationRequested)
+            {
+                await RequestTimedOutAsync(stream, socket, stopping).ConfigureAwait(false);
+                return;
+            }
+
+            var client = await HandshakeAsync(stream, socket, plainOnly, deadline, stopping).ConfigureAwait(false);
             if (client is not null)
             {
                 // The client's receive loop owns the connection from here, and releases the count and the
@@ -149,19 +162,22 @@ public sealed partial class LocalWebSocketServer
     /// Serves HTTP requests on a new connection until it upgrades to a WebSocket (returns the joined
     /// client) or ends (returns null). Each request head must arrive within the handshake timeout.
     /// </summary>
-    private async ValueTask<ConnectedClient?> HandshakeAsync(ConnectionStream stream, Socket socket, bool plainOnly, CancellationToken stopping)
+    private async ValueTask<ConnectedClient?> HandshakeAsync(
+        ConnectionStream stream, Socket socket, bool plainOnly, HandshakeDeadlines.Deadline deadline, CancellationToken stopping)
     {
-        using var deadline = _handshakeDeadlines.Start(_options.HandshakeTimeout, stopping);
         for (var request = 0; request < MaxRequestsPerConnection; request++)
         {
-            if (request > 0)
-            {
-                deadline.Restart(_options.HandshakeTimeout);
-            }
-
             HttpHead? head;
             try
             {
+                if (request > 0)
+                {
+                    // The first request was awaited by the caller. Wait before reading, so nothing is rented
+                    // while a kept-alive connection idles.
+                    deadline.Restart(_options.HandshakeTimeout);
+                    await stream.ReadAsync(Memory<byte>.Empty, deadline.Token).ConfigureAwait(false);
+                }
+
                 head = await HttpHeadReader.ReadAsync(stream, isRequest: true, _options.MaxRequestHeadSize, _options.MaxRequestHeaders, deadline.Token)
                     .ConfigureAwait(false);
             }
@@ -172,8 +188,7 @@ public sealed partial class LocalWebSocketServer
             }
             catch (OperationCanceledException) when (deadline.IsCancellationRequested && !stopping.IsCancellationRequested)
             {
-                Counters.CountHandshakeTimeout();
-                await RejectAsync(stream, socket, HttpResponses.PlainError(408, "The request did not arrive in time."), stopping).ConfigureAwait(false);
+                await RequestTimedOutAsync(stream, socket, stopping).ConfigureAwait(false);
                 return null;
             }
 
@@ -209,6 +224,12 @@ public sealed partial class LocalWebSocketServer
         }
 
         return null;
+    }
+
+    private Task RequestTimedOutAsync(ConnectionStream stream, Socket socket, CancellationToken stopping)
+    {
+        Counters.CountHandshakeTimeout();
+        return RejectAsync(stream, socket, HttpResponses.PlainError(408, "The request did not arrive in time."), stopping);
     }
 
     /// <summary>

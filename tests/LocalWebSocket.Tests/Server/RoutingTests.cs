@@ -179,6 +179,52 @@ public sealed class RoutingTests
         }
     }
 
+    [Theory]
+    [InlineData(10_000)]
+    [InlineData(-1)]
+    public async Task Keep_alive_frames_written_between_coalesced_frames_never_corrupt_the_stream(int keepAliveTimeoutMs)
+    {
+        // A keep-alive frame every millisecond, from the WebSocket's timer, while the writers coalesce a
+        // stream of messages (some larger than the write buffer). The stream has no lock: it relies on the
+        // WebSocket writing one frame at a time, keep-alives included, and on the batch being written only
+        // by such a write. A frame written out of turn would garble what the receivers get.
+        await using var server = await TestServers.StartAsync(o =>
+        {
+            o.KeepAliveInterval = TimeSpan.FromMilliseconds(1);
+            o.KeepAliveTimeout = keepAliveTimeoutMs < 0 ? Timeout.InfiniteTimeSpan : TimeSpan.FromMilliseconds(keepAliveTimeoutMs);
+        });
+        var peers = await ConnectAsync(server, 3);
+        await using var sender = await Peer.ConnectAsync(server);
+        await WaitForClientsAsync(server, 4);
+        const int Count = 1500;
+
+        for (var i = 0; i < Count; i++)
+        {
+            var payload = new byte[i % 100 == 0 ? 20_000 : 700 + (i % 50)];
+            BitConverter.TryWriteBytes(payload, i);
+            payload.AsSpan(4).Fill((byte)i);
+            await sender.Client.SendAsync(payload.AsMemory());
+        }
+
+        foreach (var peer in peers)
+        {
+            var got = await peer.Received.WaitForCountAsync(Count);
+            for (var i = 0; i < Count; i++)
+            {
+                var data = got[i].Data.Span;
+                Assert.Equal(i, BitConverter.ToInt32(data));
+                Assert.True(data[4..].IndexOfAnyExcept((byte)i) < 0, $"message {i} arrived garbled");
+            }
+
+            Assert.True(peer.Client.IsConnected);
+        }
+
+        foreach (var peer in peers)
+        {
+            await peer.DisposeAsync();
+        }
+    }
+
     [Fact]
     public async Task Fragmented_messages_are_reassembled_and_relayed_whole()
     {
