@@ -120,6 +120,10 @@ internal sealed class ClientConnection
         await Task.Yield();
         var token = _abort.Token;
         LocalWebSocketException? error = null;
+
+        // Receives take no token: with one, the WebSocket and the socket each register and unregister it for
+        // every message. One registration aborts the WebSocket instead, which ends a receive as cancelling would.
+        using var abortReceives = token.UnsafeRegister(static connection => ((ClientConnection)connection!).WebSocket.Abort(), this);
         try
         {
             // Unlike a server with thousands of idle clients, a client keeps one receive buffer for its connection:
@@ -127,7 +131,7 @@ internal sealed class ClientConnection
             var receiveBuffer = new byte[ReceiveBufferSize];
             while (true)
             {
-                var first = await WebSocket.ReceiveAsync(receiveBuffer.AsMemory(), token).ConfigureAwait(false);
+                var first = await WebSocket.ReceiveAsync(receiveBuffer.AsMemory(), CancellationToken.None).ConfigureAwait(false);
                 if (first.MessageType == WebSocketMessageType.Close)
                 {
                     break;
@@ -140,7 +144,7 @@ internal sealed class ClientConnection
                     continue;
                 }
 
-                var assembled = await MessageAssembler.ReceiveAsync(WebSocket, first, receiveBuffer.AsMemory(0, first.Count), _maxMessageSize, token)
+                var assembled = await MessageAssembler.ReceiveAsync(WebSocket, first, receiveBuffer.AsMemory(0, first.Count), _maxMessageSize, CancellationToken.None)
                     .ConfigureAwait(false);
                 if (assembled.Outcome == AssemblyOutcome.Complete)
                 {
@@ -167,7 +171,8 @@ internal sealed class ClientConnection
                     .ConfigureAwait(false);
             }
         }
-        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        catch (Exception exception) when (token.IsCancellationRequested
+            && exception is OperationCanceledException or WebSocketException or IOException or ObjectDisposedException)
         {
             // Aborted: a close timeout, a reconnect-now, or a keep-alive that got no pong.
         }
