@@ -54,6 +54,7 @@ for name in $servers; do
   start "$name" echo
   record "$name" rtt "$url" "$seconds" "$pid"
   record "$name" echo "$url" 32 "$seconds" "$pid"
+  record "$name" rawecho "$url" "$seconds" "$pid"
   record "$name" echo "$url" 65536 "$seconds" "$pid"
   if [ "$name" = kestrel ]; then
     record "$name" client "$url" "$seconds" raw
