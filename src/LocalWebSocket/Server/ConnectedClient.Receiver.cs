@@ -131,18 +131,19 @@ public sealed partial class ConnectedClient
         Abort();
         _webSocket.Dispose();
         await _stream.DisposeAsync().ConfigureAwait(false);
+        AddressSlot?.Dispose();
+        _server.OnConnectionClosed();
+        _server.OnClientLeft(this, status, description, status is null ? error : null);
+
+        // Completion completes only now, once the server has let the client go and told everyone.
         TaskCompletionSource? completion;
         lock (_sendQueue)
         {
             _left = true;
             completion = _completion;
             _closeTimer?.Dispose();
-            _connectionAborted?.Dispose();
         }
 
-        AddressSlot?.Dispose();
-        _server.OnConnectionClosed();
-        _server.OnClientLeft(this, status, description, status is null ? error : null);
         completion?.TrySetResult();
     }
 
