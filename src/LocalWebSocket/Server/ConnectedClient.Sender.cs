@@ -365,9 +365,7 @@ public sealed partial class ConnectedClient
         {
             lock (_sendQueue)
             {
-                return _closeWrittenOrAbandoned
-                    ? Task.CompletedTask
-                    : (_closeWritten ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+                return TaskOnDemand(ref _closeWritten, _closeWrittenOrAbandoned);
             }
         }
     }

@@ -86,9 +86,7 @@ public sealed partial class ConnectedClient : IDataWaitObserver
         {
             lock (_sendQueue)
             {
-                return _left
-                    ? Task.CompletedTask
-                    : (_completion ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+                return TaskOnDemand(ref _completion, _left);
             }
         }
     }
@@ -249,4 +247,11 @@ public sealed partial class ConnectedClient : IDataWaitObserver
     }
 
     private bool IsAborted => Volatile.Read(ref _aborted) != 0;
+
+    /// <summary>
+    /// The task of a completion made only when someone waits for it (few do, and there are thousands of
+    /// clients); already complete when <paramref name="done"/>. Call with the queue locked.
+    /// </summary>
+    private static Task TaskOnDemand(ref TaskCompletionSource? completion, bool done) =>
+        done ? Task.CompletedTask : (completion ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
 }
