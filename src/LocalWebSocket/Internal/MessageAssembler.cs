@@ -82,7 +82,7 @@ internal static class MessageAssembler
 
                 if (result.EndOfMessage)
                 {
-                    var complete = new AssembledMessage(AssemblyOutcome.Complete, type, buffer, length);
+                    var complete = new AssembledMessage(AssemblyOutcome.Complete, type, ExactSize(buffer, length), length);
                     buffer = null;
                     return complete;
                 }
@@ -95,5 +95,23 @@ internal static class MessageAssembler
                 ArrayPool<byte>.Shared.Return(buffer);
             }
         }
+    }
+
+    /// <summary>
+    /// A small message moves to a pooled buffer of its size, and the big one goes back to the pool. A server
+    /// queues what it receives: a pipelining peer's burst is a hundred small messages queued at once, and that
+    /// many buffers of the initial size would run the pool dry (a fresh 4 KiB array, zeroed, per message).
+    /// </summary>
+    private static byte[] ExactSize(byte[] buffer, int length)
+    {
+        if (length > buffer.Length / 2)
+        {
+            return buffer;
+        }
+
+        var exact = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
+        buffer.AsSpan(0, length).CopyTo(exact);
+        ArrayPool<byte>.Shared.Return(buffer);
+        return exact;
     }
 }
