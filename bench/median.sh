@@ -2,8 +2,9 @@
 # For tuning: the median of several runs of one scenario, since single runs on a 2-core machine vary by tens
 # of percent. With several servers, each gets one warm instance and their runs alternate, so that a noisy
 # minute on the machine hits them alike. Loopback only.
-#   bench/median.sh "lws kestrel" fanout|echo|rtt [RUNS]
-# fanout: 1 -> 1000 readers; echo: 32 B pipelined; rtt: 32 B round trip. Prints every run, then the medians.
+#   bench/median.sh "lws kestrel" fanout|echo|rawecho|rtt [RUNS]
+# fanout: 1 -> 1000 readers; echo: 32 B pipelined; rawecho: the same from a raw-socket client; rtt: 32 B round
+# trip. Prints every run, then the medians.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 servers=$1; scenario=$2; runs=${3:-5}
@@ -35,6 +36,7 @@ run() { # run SERVER: one result line tagged with the server
   case $scenario in
     fanout) args=(fanout "$url" 1000 3 "$pid") ;;
     echo) args=(echo "$url" 32 3 "$pid") ;;
+    rawecho) args=(rawecho "$url" 3 "$pid") ;;
     rtt) args=(rtt "$url" 3 "$pid") ;;
   esac
   timeout 120 $loadgen "${args[@]}" | sed "s/^{/{\"server\":\"$1\",/"

@@ -7,6 +7,9 @@ namespace LocalWebSocket.Server;
 
 public sealed partial class ConnectedClient
 {
+    // Only the receive loop touches it.
+    private MessageTally _received;
+
     /// <summary>
     /// Receives until the connection ends, hands each whole message to the server, and then leaves the
     /// server. It waits for data without holding a buffer, so an idle client costs no receive buffer.
@@ -62,6 +65,7 @@ public sealed partial class ConnectedClient
         finally
         {
             _stream.DataWaitObserver = null;
+            FlushReceivedCount();
             StartDeferredWriters();
             await LeaveAsync(error).ConfigureAwait(false);
         }
@@ -147,6 +151,22 @@ public sealed partial class ConnectedClient
         completion?.TrySetResult();
     }
 
+    /// <summary>Counts a message received, in the server's counters once the loop has handled what it read.</summary>
+    internal void CountReceived(int bytes) => _received.Add(bytes);
+
+    /// <summary>Tells the server's counters what this loop received since it last did.</summary>
+    internal void FlushReceivedCount()
+    {
+        if (_received.TryTake(out var messages, out var bytes))
+        {
+            _server.Counters.CountReceived(messages, bytes);
+        }
+    }
+
     /// <inheritdoc />
-    void IDataWaitObserver.BeforeWaitingForData() => StartDeferredWriters();
+    void IDataWaitObserver.BeforeWaitingForData()
+    {
+        FlushReceivedCount();
+        StartDeferredWriters();
+    }
 }

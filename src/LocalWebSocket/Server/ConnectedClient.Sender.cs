@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net.WebSockets;
 using LocalWebSocket.Internal;
 using Microsoft.Extensions.Logging;
@@ -11,6 +12,9 @@ public sealed partial class ConnectedClient
 
     private const int DeferredWritersKeptCapacity = 64;
 
+    /// <summary>At most this many messages are taken from the queue at once.</summary>
+    private const int WriteBatchSize = 64;
+
     // Also the lock of this client's state (a monitor on the queue, not a Lock object: one object less per
     // connection, and it is rarely contended).
     private readonly Queue<OutgoingMessage> _sendQueue = new();
@@ -20,6 +24,8 @@ public sealed partial class ConnectedClient
     // Made only when someone waits for the close to be written (rare): one object pair less per connection.
     private TaskCompletionSource? _closeWritten;
     private bool _closeWrittenOrAbandoned;
+    // Set when the queue is cleared (a close that drops what was queued): the writer drops its batch too.
+    private bool _queueDiscarded;
     private long _queuedBytes;
 
     // Starts "draining" so that nothing is written before the server has sent the 101; ReleaseSending clears it.
@@ -57,26 +63,36 @@ public sealed partial class ConnectedClient
         return EnqueueAndRelease(OutgoingMessage.FromMessage(message));
     }
 
-    /// <summary>Queues a message only this client gets: the queue's reference becomes the only one.</summary>
+    /// <summary>Queues a message only this client gets: the caller's reference becomes the queue's.</summary>
     private bool EnqueueAndRelease(OutgoingMessage message)
     {
+        var queued = false;
         try
         {
-            return Enqueue(message);
+            queued = Enqueue(message, handOverReference: true);
+            return queued;
         }
         finally
         {
-            message.Release();
+            if (!queued)
+            {
+                message.Release();
+            }
         }
     }
 
-    /// <summary>Queues a message shared with other clients; takes a reference when it is queued.</summary>
+    /// <summary>Queues a message that may be shared with other clients.</summary>
     /// <param name="message">The message.</param>
+    /// <param name="handOverReference">
+    /// Whether the queue keeps the caller's reference to <paramref name="message"/> when it takes the message
+    /// (one atomic operation less for each of two references), rather than adding its own.
+    /// </param>
     /// <param name="router">
     /// The client whose receive loop relays the message, if any: it starts this client's writer when it has
     /// routed everything it has read (see <see cref="StartDeferredWriters"/>), so that a burst costs one write.
     /// </param>
-    internal bool Enqueue(OutgoingMessage message, ConnectedClient? router = null)
+    /// <returns>Whether the message was queued (and, with <paramref name="handOverReference"/>, the reference taken).</returns>
+    internal bool Enqueue(OutgoingMessage message, bool handOverReference, ConnectedClient? router = null)
     {
         var startDrain = false;
         lock (_sendQueue)
@@ -128,7 +144,11 @@ public sealed partial class ConnectedClient
                 }
             }
 
-            message.AddReference();
+            if (!handOverReference)
+            {
+                message.AddReference();
+            }
+
             _sendQueue.Enqueue(message);
             _queuedBytes += message.Length;
             if (!_draining)
@@ -256,6 +276,7 @@ public sealed partial class ConnectedClient
         }
 
         _queuedBytes = 0;
+        Volatile.Write(ref _queueDiscarded, true);
     }
 
     private void ScheduleDrain() => _scheduler.Schedule(this);
@@ -269,6 +290,12 @@ public sealed partial class ConnectedClient
     /// </summary>
     private async Task DrainAsync()
     {
+        // Messages are taken from the queue many at a time: the queue's lock is one atomic operation to take
+        // and one to leave, which on a small echo were a good share of the server's work per message.
+        var batch = ArrayPool<OutgoingMessage>.Shared.Rent(WriteBatchSize);
+        var taken = 0;
+        var written = 0;
+        var sent = new MessageTally();
         try
         {
             // Frames are written without a cancellable token on purpose: with one, the WebSocket takes a slower
@@ -277,29 +304,33 @@ public sealed partial class ConnectedClient
             // the WebSocket, which disposes the connection under the write.
             while (true)
             {
-                while (TryDequeue(out var message, out var last))
+                while ((taken = TakeQueued(batch, out var queueEmptied)) > 0)
                 {
-                    // The last frame's write takes the batch along: the stream has no lock of its own, so
-                    // only the WebSocket's writes (one at a time) may write what it coalesced. Messages
-                    // queued meanwhile start a batch again.
-                    if (last)
+                    for (written = 0; written < taken && !Volatile.Read(ref _queueDiscarded); written++)
                     {
-                        _stream.EndBatch();
-                    }
-                    else
-                    {
-                        _stream.BeginBatch();
+                        // The last frame's write takes the batch along: the stream has no lock of its own, so
+                        // only the WebSocket's writes (one at a time) may write what it coalesced. Messages
+                        // queued meanwhile start a batch again.
+                        if (queueEmptied && written == taken - 1)
+                        {
+                            _stream.EndBatch();
+                        }
+                        else
+                        {
+                            _stream.BeginBatch();
+                        }
+
+                        var message = batch[written];
+                        await _webSocket.SendAsync(message.Payload, message.Type, endOfMessage: true, CancellationToken.None).ConfigureAwait(false);
+                        sent.Add(message.Length);
+                        message.Release();
+                        batch[written] = null!;
                     }
 
-                    try
-                    {
-                        await _webSocket.SendAsync(message.Payload, message.Type, endOfMessage: true, CancellationToken.None).ConfigureAwait(false);
-                        _server.Counters.CountSent(message.Length);
-                    }
-                    finally
-                    {
-                        message.Release();
-                    }
+                    // Left over only when the queue was discarded (a close that drops what was queued).
+                    ReleaseTaken(batch, written, taken);
+                    taken = 0;
+                    FlushSent(ref sent);
                 }
 
                 // Normally ended already. If the queue was cleared under the loop, a close frame follows
@@ -346,6 +377,8 @@ public sealed partial class ConnectedClient
                 _server.Logger.LogDebug(exception, "Sending to client {ClientId} failed.", Id);
             }
 
+            ReleaseTaken(batch, written, taken);
+            FlushSent(ref sent);
             lock (_sendQueue)
             {
                 _closing = true;
@@ -355,6 +388,28 @@ public sealed partial class ConnectedClient
 
             SignalCloseWritten();
             Abort();
+        }
+        finally
+        {
+            ArrayPool<OutgoingMessage>.Shared.Return(batch);
+        }
+    }
+
+    private void FlushSent(ref MessageTally sent)
+    {
+        if (sent.TryTake(out var messages, out var bytes))
+        {
+            _server.Counters.CountSent(messages, bytes);
+        }
+    }
+
+    /// <summary>Releases the messages of a batch from <paramref name="from"/> on, which were not written.</summary>
+    private static void ReleaseTaken(OutgoingMessage[] batch, int from, int count)
+    {
+        for (var i = from; i < count; i++)
+        {
+            batch[i].Release();
+            batch[i] = null!;
         }
     }
 
@@ -382,20 +437,24 @@ public sealed partial class ConnectedClient
         waiting?.TrySetResult();
     }
 
-    /// <summary>Takes the next queued message; <paramref name="last"/> tells whether the queue is empty now.</summary>
-    private bool TryDequeue(out OutgoingMessage message, out bool last)
+    /// <summary>
+    /// Moves up to a batch of queued messages into <paramref name="batch"/>; <paramref name="queueEmptied"/>
+    /// tells whether the queue is empty now.
+    /// </summary>
+    private int TakeQueued(OutgoingMessage[] batch, out bool queueEmptied)
     {
         lock (_sendQueue)
         {
-            if (_sendQueue.TryDequeue(out message!))
+            var count = Math.Min(_sendQueue.Count, WriteBatchSize);
+            for (var i = 0; i < count; i++)
             {
+                var message = _sendQueue.Dequeue();
                 _queuedBytes -= message.Length;
-                last = _sendQueue.Count == 0;
-                return true;
+                batch[i] = message;
             }
 
-            last = true;
-            return false;
+            queueEmptied = _sendQueue.Count == 0;
+            return count;
         }
     }
 }

@@ -116,7 +116,7 @@ public sealed partial class LocalWebSocketServer
     /// </summary>
     internal ValueTask OnMessageReceivedAsync(ConnectedClient sender, WebSocketMessageType type, byte[] buffer, int length)
     {
-        Counters.CountReceived(length);
+        sender.CountReceived(length);
         sender.MarkReceived();
         if (!sender.IsConnected)
         {
@@ -164,33 +164,46 @@ public sealed partial class LocalWebSocketServer
 
     private void Route(ConnectedClient sender, WebSocketMessageType type, byte[] buffer, int length)
     {
+        MessageReceivedEventArgs? received = null;
+        if (MessageReceived is not null || _messages.HasSubscribers)
+        {
+            // The application may keep the message: it gets its own copy, never the pooled buffer, made before
+            // the buffer goes to the queues (a writer may send it and return it to the pool at once). A handler
+            // that reads the statistics finds its message counted.
+            sender.FlushReceivedCount();
+            received = new MessageReceivedEventArgs(sender, WebSocketMessage.FromOwned(type, buffer.AsSpan(0, length).ToArray()));
+        }
+
         var outgoing = OutgoingMessage.FromRented(buffer, length, type);
+        var queued = false;
         try
         {
             var routing = _options.Routing;
             if (routing != RoutingMode.None)
             {
+                // The first queue to take the message keeps the reference it was made with; the others add theirs.
                 foreach (var client in ClientSnapshot())
                 {
-                    if (routing == RoutingMode.Echo || !ReferenceEquals(client, sender))
+                    if ((routing == RoutingMode.Echo || !ReferenceEquals(client, sender))
+                        && client.Enqueue(outgoing, handOverReference: !queued, router: sender))
                     {
-                        client.Enqueue(outgoing, router: sender);
+                        queued = true;
                     }
                 }
-            }
-
-            if (MessageReceived is not null || _messages.HasSubscribers)
-            {
-                // The application may keep the message: it gets its own copy, never the pooled buffer.
-                var message = WebSocketMessage.FromOwned(type, outgoing.Payload.ToArray());
-                var received = new MessageReceivedEventArgs(sender, message);
-                _messages.Publish(received);
-                Raise(MessageReceived, received);
             }
         }
         finally
         {
-            outgoing.Release();
+            if (!queued)
+            {
+                outgoing.Release();
+            }
+        }
+
+        if (received is not null)
+        {
+            _messages.Publish(received);
+            Raise(MessageReceived, received);
         }
     }
 }

@@ -491,12 +491,13 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(predicate);
         ArgumentNullException.ThrowIfNull(message);
         var outgoing = OutgoingMessage.FromMessage(message);
+        var count = 0;
         try
         {
-            var count = 0;
+            // The first queue to take the message keeps the reference it was made with; the others add theirs.
             foreach (var client in ClientSnapshot())
             {
-                if (predicate(client) && client.Enqueue(outgoing))
+                if (predicate(client) && client.Enqueue(outgoing, handOverReference: count == 0))
                 {
                     count++;
                 }
@@ -506,7 +507,10 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
         }
         finally
         {
-            outgoing.Release();
+            if (count == 0)
+            {
+                outgoing.Release();
+            }
         }
     }
 

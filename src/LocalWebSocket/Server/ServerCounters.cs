@@ -57,15 +57,15 @@ internal sealed class ServerCounters
 
     public void CountDetailsRequest() => Interlocked.Increment(ref _detailsRequests);
 
-    public void CountReceived(int bytes)
+    public void CountReceived(int messages, long bytes)
     {
-        Interlocked.Increment(ref _messagesReceived);
+        Interlocked.Add(ref _messagesReceived, messages);
         Interlocked.Add(ref _bytesReceived, bytes);
     }
 
-    public void CountSent(int bytes)
+    public void CountSent(int messages, long bytes)
     {
-        Interlocked.Increment(ref _messagesSent);
+        Interlocked.Add(ref _messagesSent, messages);
         Interlocked.Add(ref _bytesSent, bytes);
     }
 

@@ -349,6 +349,59 @@ public sealed class RoutingTests
     }
 
     [Fact]
+    public async Task Statistics_count_each_message_received_and_each_delivery()
+    {
+        await using var server = await TestServers.StartAsync(o => o.Routing = RoutingMode.Broadcast);
+        var countSeenByHandler = new Probe<long>();
+        server.MessageReceived += (_, _) => countSeenByHandler.Add(server.GetStatistics().MessagesReceived);
+        var peers = await ConnectAsync(server, 3);
+        const int Messages = 300;
+        var sizes = Enumerable.Range(0, Messages).Select(i => i * 7 % 200).ToArray();
+
+        // Sent without waiting, so that the server reads them in bursts and counts them a burst at a time.
+        await Task.WhenAll(sizes.Select(size => peers[0].Client.SendAsync(new byte[size]).AsTask())).Within();
+        await peers[1].Received.WaitForCountAsync(Messages);
+        await peers[2].Received.WaitForCountAsync(Messages);
+        await TestServers.UntilAsync(() => server.GetStatistics().MessagesSent == 2 * Messages, "every delivery counted");
+
+        var statistics = server.GetStatistics();
+        Assert.Equal(Messages, statistics.MessagesReceived);
+        Assert.Equal(sizes.Sum(), statistics.BytesReceived);
+        Assert.Equal(2L * sizes.Sum(), statistics.BytesSent);
+
+        // A handler of the message finds it counted already.
+        var seen = await countSeenByHandler.WaitForCountAsync(Messages);
+        Assert.All(seen.Select((count, index) => (count, index)), s => Assert.True(s.count >= s.index + 1, $"message {s.index + 1} saw {s.count}"));
+        foreach (var peer in peers)
+        {
+            await peer.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_filter_that_throws_midway_leaves_the_message_whole_for_those_it_selected()
+    {
+        await using var server = await TestServers.StartAsync();
+        var peers = await ConnectAsync(server, 3);
+        var asked = 0;
+
+        Assert.Throws<InvalidOperationException>(() => server.SendWhere(
+            _ => ++asked == 1 ? true : throw new InvalidOperationException("filter failed"),
+            WebSocketMessage.FromText("before the failure")));
+        server.SendToAll("after");
+
+        var got = new List<string>();
+        foreach (var peer in peers)
+        {
+            await peer.Received.WaitUntilAsync(m => m.Count > 0 && m[^1].Text == "after");
+            got.Add(string.Join(",", peer.Received.Items.Select(m => m.Text)));
+            await peer.DisposeAsync();
+        }
+
+        Assert.Equal(["after", "after", "before the failure,after"], got.Order());
+    }
+
+    [Fact]
     public async Task Server_disconnects_one_client_with_a_code_and_reason()
     {
         await using var server = await TestServers.StartAsync();
