@@ -10,7 +10,7 @@ internal readonly record struct ConnectionEnd(WebSocketCloseStatus? Status, stri
 
 /// <summary>
 /// One WebSocket connection of a <see cref="LocalWebSocketClient"/>: its receive loop and its close. The
-/// client owns the send lock, since sends outlive connections (the outbox).
+/// client orders the sends, since they outlive connections (the outbox).
 /// </summary>
 internal sealed class ClientConnection
 {
@@ -62,7 +62,10 @@ internal sealed class ClientConnection
         }
     }
 
-    /// <summary>Writes one message; the caller holds the client's send lock.</summary>
+    /// <summary>
+    /// Writes one message, in one frame. Sends may overlap: the WebSocket's own send lock writes one frame at a
+    /// time, and a close waits for the frame being written.
+    /// </summary>
     public ValueTask SendAsync(ReadOnlyMemory<byte> data, WebSocketMessageType type, CancellationToken cancellationToken)
     {
         ValueTask sending;
@@ -70,33 +73,39 @@ internal sealed class ClientConnection
         {
             sending = WebSocket.SendAsync(data, type, endOfMessage: true, cancellationToken);
         }
-        catch (Exception exception) when (IsConnectionFailure(exception))
+        catch (Exception exception) when (IsConnectionFailure(exception, cancellationToken))
         {
             return ValueTask.FromException(SendFailed(exception));
         }
 
         // Nearly every send completes at once: no state machine for those.
-        return sending.IsCompletedSuccessfully ? default : AwaitSendAsync(sending);
+        return sending.IsCompletedSuccessfully ? default : AwaitSendAsync(sending, cancellationToken);
     }
 
-    private static async ValueTask AwaitSendAsync(ValueTask sending)
+    private static async ValueTask AwaitSendAsync(ValueTask sending, CancellationToken cancellationToken)
     {
         try
         {
             await sending.ConfigureAwait(false);
         }
-        catch (Exception exception) when (IsConnectionFailure(exception))
+        catch (Exception exception) when (IsConnectionFailure(exception, cancellationToken))
         {
             throw SendFailed(exception);
         }
     }
 
-    private static bool IsConnectionFailure(Exception exception) => exception is WebSocketException or IOException or ObjectDisposedException;
+    /// <summary>
+    /// Whether a send failed because the connection did. A write cut off by an abort (a close that timed out,
+    /// a lost keep-alive) ends as a cancellation too: only the caller's own token makes it one for the caller.
+    /// </summary>
+    private static bool IsConnectionFailure(Exception exception, CancellationToken cancellationToken) =>
+        exception is WebSocketException or IOException or ObjectDisposedException
+        || (exception is OperationCanceledException && !cancellationToken.IsCancellationRequested);
 
     private static LocalWebSocketException SendFailed(Exception exception) =>
         new(LocalWebSocketErrorCode.ConnectionFailed, "The connection broke while sending.", null, exception);
 
-    /// <summary>Sends a close frame; the caller holds the client's send lock. Failures mean the connection is gone already.</summary>
+    /// <summary>Sends a close frame; failures mean the connection is gone already.</summary>
     public async Task SendCloseAsync(WebSocketCloseStatus status, string? reason, TimeSpan timeout)
     {
         AbortAfter(timeout);

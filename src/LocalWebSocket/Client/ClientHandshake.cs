@@ -57,7 +57,7 @@ internal static class ClientHandshake
 
             stream = uri.Scheme == "wss"
                 ? await AuthenticateTlsAsync(socket, uri, options, cancellationToken).ConfigureAwait(false)
-                : ConnectionStream.ForClient(new NetworkStream(socket, ownsSocket: true));
+                : ConnectionStream.ForClient(new NetworkStream(socket, ownsSocket: true), socket);
             var key = WebSocketHandshake.CreateKey();
             await stream.WriteAsync(BuildRequest(uri, key, headers, options), cancellationToken).ConfigureAwait(false);
 
@@ -145,7 +145,7 @@ internal static class ClientHandshake
                     },
                 },
                 cancellationToken).ConfigureAwait(false);
-            return ConnectionStream.ForClient(tls);
+            return ConnectionStream.ForClient(tls, socket: null);
         }
         catch (System.Security.Authentication.AuthenticationException exception)
         {

@@ -9,6 +9,8 @@ namespace LocalWebSocket.Client;
 
 public sealed partial class LocalWebSocketClient
 {
+    // Orders the connection's own sends (after-connect hook, outbox, close); messages sent while connected do
+    // not take it.
     private readonly SemaphoreSlim _sendLock = new(1, 1);
     private readonly Queue<OutboxEntry> _outbox = new();
 
@@ -73,46 +75,52 @@ public sealed partial class LocalWebSocketClient
             (data, type) = (message.Data, message.Type);
         }
 
-        ClientConnection? connection = null;
-        OutboxEntry? queued = null;
+        // Connected: straight to the WebSocket. No lock of ours per message: the WebSocket's own send lock keeps
+        // concurrent messages whole (each is one frame), and a message queued while connecting has been sent
+        // before the connection is open for sends.
+        var connection = Volatile.Read(ref _openForSends);
+        if (connection is null)
+        {
+            connection = OpenConnectionOrQueue(data, type, out var queued);
+            if (queued is not null)
+            {
+                await queued.WaitAsync(cancellationToken).ConfigureAwait(false);
+                return;
+            }
+        }
+
+        await connection!.SendAsync(data, type, cancellationToken).ConfigureAwait(false);
+        _counters.CountSent(data.Length);
+    }
+
+    /// <summary>
+    /// For a message sent when no connection was open for sends: the connection it may have become since, or
+    /// else the message's place in the outbox (in <see cref="OfflineSendMode.Queue"/> mode, while connecting).
+    /// </summary>
+    private ClientConnection? OpenConnectionOrQueue(ReadOnlyMemory<byte> data, WebSocketMessageType type, out OutboxEntry? queued)
+    {
         lock (_stateGate)
         {
-            if (_state is ConnectionState.Connected or ConnectionState.Reconnected && _current is not null)
+            queued = null;
+            if (_openForSends is { } open)
             {
-                connection = _current;
+                return open;
             }
-            else if (_options.OfflineSendMode == OfflineSendMode.Queue && _state is ConnectionState.Connecting or ConnectionState.Reconnecting)
-            {
-                if (_outbox.Count >= _options.OutboxCapacity)
-                {
-                    throw new LocalWebSocketException(
-                        LocalWebSocketErrorCode.OutboxFull, $"The outbox is full ({_options.OutboxCapacity} messages wait for a connection).");
-                }
 
-                queued = new OutboxEntry(data.ToArray(), type);
-                _outbox.Enqueue(queued);
-            }
-            else
+            if (_options.OfflineSendMode != OfflineSendMode.Queue || _state is not (ConnectionState.Connecting or ConnectionState.Reconnecting))
             {
                 throw new LocalWebSocketException(LocalWebSocketErrorCode.NotConnected, $"The client is {_state.ToString().ToLowerInvariant()}, not connected.");
             }
-        }
 
-        if (queued is not null)
-        {
-            await queued.WaitAsync(cancellationToken).ConfigureAwait(false);
-            return;
-        }
+            if (_outbox.Count >= _options.OutboxCapacity)
+            {
+                throw new LocalWebSocketException(
+                    LocalWebSocketErrorCode.OutboxFull, $"The outbox is full ({_options.OutboxCapacity} messages wait for a connection).");
+            }
 
-        await _sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            await connection!.SendAsync(data, type, cancellationToken).ConfigureAwait(false);
-            _counters.CountSent(data.Length);
-        }
-        finally
-        {
-            _sendLock.Release();
+            queued = new OutboxEntry(data.ToArray(), type);
+            _outbox.Enqueue(queued);
+            return null;
         }
     }
 

@@ -8,6 +8,10 @@ public sealed partial class LocalWebSocketClient
 {
     private Session? _session;
     private ClientConnection? _current;
+
+    // The current connection while the state is Connected or Reconnected (its outbox sent), else null: what a
+    // message is sent on, read without a lock.
+    private ClientConnection? _openForSends;
     private Uri? _lastUrl;
 
     /// <summary>Connects to a server's WebSocket URL, e.g. <c>ws://192.168.1.20:8080/ws</c>.</summary>
@@ -155,10 +159,7 @@ public sealed partial class LocalWebSocketClient
             _counters.CountDisconnected(end.Status, end.Description);
             lock (_stateGate)
             {
-                if (ReferenceEquals(_current, connection))
-                {
-                    _current = null;
-                }
+                ForgetConnectionLocked(connection);
             }
 
             if (session.IsStopping || (end.Error is { } refusal && IsRefusal(refusal)))
@@ -322,10 +323,7 @@ public sealed partial class LocalWebSocketClient
             connection.Abort();
             lock (_stateGate)
             {
-                if (ReferenceEquals(_current, connection))
-                {
-                    _current = null;
-                }
+                ForgetConnectionLocked(connection);
             }
 
             throw;
@@ -338,6 +336,16 @@ public sealed partial class LocalWebSocketClient
         _counters.CountConnected(_time.GetUtcNow(), isReconnect);
         Publish(change);
         return connection;
+    }
+
+    /// <summary>Forgets <paramref name="connection"/> if it is the current one; call with <see cref="_stateGate"/> held.</summary>
+    private void ForgetConnectionLocked(ClientConnection connection)
+    {
+        if (ReferenceEquals(_current, connection))
+        {
+            _current = null;
+            Volatile.Write(ref _openForSends, null);
+        }
     }
 
     private async Task RunAfterConnectAsync(ClientConnection connection, int attempt, bool isReconnect, CancellationToken cancellationToken)
@@ -364,7 +372,7 @@ public sealed partial class LocalWebSocketClient
         }
     }
 
-    /// <summary>Sends a close frame through the send lock, so it never cuts a message in half.</summary>
+    /// <summary>Sends a close frame once the connection's own sends (after-connect hook, outbox) are done.</summary>
     internal async Task CloseConnectionAsync(ClientConnection connection, WebSocketCloseStatus status, string? reason)
     {
         var locked = await _sendLock.WaitAsync(_options.CloseTimeout).ConfigureAwait(false);

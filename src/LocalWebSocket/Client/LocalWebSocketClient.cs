@@ -163,6 +163,7 @@ public sealed partial class LocalWebSocketClient : ILocalWebSocketClient
 
         var change = new ConnectionStateChangedEventArgs(state, _state, closeStatus, closeDescription, error);
         _state = state;
+        Volatile.Write(ref _openForSends, state is ConnectionState.Connected or ConnectionState.Reconnected ? _current : null);
         return change;
     }
 

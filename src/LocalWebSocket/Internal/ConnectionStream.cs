@@ -61,10 +61,11 @@ internal sealed class ConnectionStream : Stream
 
     /// <summary>
     /// A client's one connection: reads go straight to the transport (one wait-and-receive less per read) and
-    /// writes pass through, since its only writer is the WebSocket, which sends one frame at a time.
+    /// writes are not coalesced, since its only writer is the WebSocket, which sends one frame at a time.
     /// </summary>
     /// <param name="inner">The transport (a <see cref="NetworkStream"/> or TLS stream over it).</param>
-    public static ConnectionStream ForClient(Stream inner) => new(inner, socket: null, serverSide: false);
+    /// <param name="socket">The socket under <paramref name="inner"/> when there is no TLS: writes then try a non-blocking send first.</param>
+    public static ConnectionStream ForClient(Stream inner, Socket? socket) => new(inner, socket, serverSide: false);
 
     public override bool CanRead => true;
 
@@ -264,7 +265,7 @@ internal sealed class ConnectionStream : Stream
     public void EndBatch() => Volatile.Write(ref _batching, false);
 
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default) =>
-        _serverSide ? WriteServerSideAsync(source, cancellationToken) : _inner.WriteAsync(source, cancellationToken);
+        _serverSide ? WriteServerSideAsync(source, cancellationToken) : WriteToTransportAsync(source, cancellationToken);
 
     private ValueTask WriteServerSideAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken)
     {

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using System.Net.WebSockets;
@@ -89,6 +90,87 @@ public sealed partial class ClientTests
         Assert.Equal(WebSocketCloseStatus.NormalClosure, (await left.WaitForCountAsync(1))[0].CloseStatus);
         var notConnected = await Assert.ThrowsAsync<LocalWebSocketException>(() => client.SendAsync("late").AsTask());
         Assert.Equal(LocalWebSocketErrorCode.NotConnected, notConnected.Code);
+    }
+
+    [Fact]
+    public async Task Disconnecting_during_sends_from_many_threads_ends_each_send_cleanly_and_closes_with_1000()
+    {
+        await using var server = await TestServers.StartAsync(o => o.Routing = RoutingMode.None);
+        var atServer = new ConcurrentQueue<string>();
+        var enoughArrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        server.MessageReceived += (_, e) =>
+        {
+            atServer.Enqueue(e.Message.Text);
+            if (atServer.Count >= 200)
+            {
+                enoughArrived.TrySetResult();
+            }
+        };
+        var left = new Probe<ClientDisconnectedEventArgs>();
+        server.ClientDisconnected += (_, e) => left.Add(e);
+        await using var client = new LocalWebSocketClient(new LocalWebSocketClientOptions { ReconnectPolicy = ReconnectPolicy.None });
+        await client.ConnectAsync(server.WebSocketUrl).Within();
+
+        // Each sender sends until a send fails; every failure must be one of ours, saying why.
+        var senders = Enumerable.Range(0, 4).Select(t => Task.Run<LocalWebSocketErrorCode?>(async () =>
+        {
+            for (var i = 0; i < 100_000; i++)
+            {
+                try
+                {
+                    await client.SendAsync($"{t}:{i}:{new string('x', i % 300)}");
+                }
+                catch (LocalWebSocketException exception)
+                {
+                    return exception.Code;
+                }
+            }
+
+            return null;
+        })).ToArray();
+        await enoughArrived.Task.Within();
+        await client.DisconnectAsync().Within();
+
+        var endings = await Task.WhenAll(senders).Within();
+        Assert.All(endings, code => Assert.True(code is LocalWebSocketErrorCode.NotConnected or LocalWebSocketErrorCode.ConnectionFailed, $"{code}"));
+        await left.WaitForCountAsync(1);
+
+        // Whatever reached the server is whole, and each sender's messages are in order.
+        foreach (var group in atServer.Select(text => text.Split(':')).GroupBy(parts => parts[0]))
+        {
+            var numbers = group.Select(parts => int.Parse(parts[1])).ToList();
+            Assert.Equal(Enumerable.Range(0, numbers.Count), numbers);
+            Assert.All(group, parts => Assert.Equal(int.Parse(parts[1]) % 300, parts[2].Length));
+        }
+    }
+
+    [Fact]
+    public async Task A_send_stuck_on_a_peer_that_stopped_reading_fails_as_connection_failed_when_the_close_times_out()
+    {
+        await using var silent = new SilentWebSocketServer();
+        await using var client = new LocalWebSocketClient(new LocalWebSocketClientOptions
+        {
+            KeepAliveInterval = TimeSpan.Zero,
+            CloseTimeout = TimeSpan.FromMilliseconds(200),
+            ReconnectPolicy = ReconnectPolicy.None,
+        });
+        await client.ConnectAsync(silent.Url).Within();
+
+        // The socket buffers fill up: some send stops completing at once, stuck on a full buffer.
+        var chunk = new byte[64 * 1024];
+        ValueTask stuck = default;
+        for (var i = 0; i < 10_000 && stuck.IsCompleted; i++)
+        {
+            stuck = client.SendAsync(chunk.AsMemory());
+        }
+
+        Assert.False(stuck.IsCompleted, "no send got stuck");
+        await client.DisconnectAsync().Within();
+
+        // The close could not get through, the connection was dropped: the stuck send says so, in our terms.
+        var failure = await Assert.ThrowsAsync<LocalWebSocketException>(() => stuck.AsTask().Within());
+        Assert.Equal(LocalWebSocketErrorCode.ConnectionFailed, failure.Code);
+        Assert.Equal(ConnectionState.Disconnected, client.State);
     }
 
     [Fact]
