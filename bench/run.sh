@@ -5,9 +5,11 @@
 #   bench/run.sh            the full run (about 3 minutes)
 #   QUICK=1 bench/run.sh    shorter scenarios, for a smoke test
 #   SERVERS="kestrel lws" bench/run.sh   a subset of servers
+#   CLIENT_RUNS=9 bench/run.sh          more alternating client runs (default 5)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${QUICK:+2}; seconds=${seconds:-5}
+client_seconds=${QUICK:+1}; client_seconds=${client_seconds:-3}
 servers=${SERVERS:-kestrel lws node}
 storm=${STORM:-5000}
 many=${MANY:-10000}
@@ -57,8 +59,11 @@ for name in $servers; do
   record "$name" rawecho "$url" "$seconds" "$pid"
   record "$name" echo "$url" 65536 "$seconds" "$pid"
   if [ "$name" = kestrel ]; then
-    record "$name" client "$url" "$seconds" raw
-    record "$name" client "$url" "$seconds" lws
+    # Alternating runs, reported as medians: single client runs vary by tens of percent here.
+    for _ in $(seq 1 "${CLIENT_RUNS:-5}"); do
+      record "$name" client "$url" "$client_seconds" raw
+      record "$name" client "$url" "$client_seconds" lws
+    done
   fi
   stop
   start "$name" broadcast

@@ -76,6 +76,7 @@ internal static class Scenarios
         var received = 0L;
         var cpu = ServerCpu.Start(pid);
         var clock = Stopwatch.StartNew();
+        var ownCpu = OwnCpu.Start();
         var reader = Task.Run(async () =>
         {
             var buffer = new byte[Math.Max(size, 64) + 64];
@@ -108,6 +109,7 @@ internal static class Scenarios
             ["messagesPerSecond"] = Math.Round(received / seconds),
             ["megabytesPerSecond"] = Math.Round(received * (double)size / seconds / 1e6, 1),
             ["serverCpuUsPerMessage"] = cpu.MicrosecondsPer(received),
+            ["clientCpuUsPerMessage"] = ownCpu.MicrosecondsPer(received),
         });
         return 0;
     }
@@ -373,6 +375,7 @@ internal static class Scenarios
         await client.ConnectAsync(url);
         var payload = new byte[32];
         var clock = Stopwatch.StartNew();
+        var ownCpu = OwnCpu.Start();
         while (clock.Elapsed < duration)
         {
             await window.WaitAsync();
@@ -389,6 +392,7 @@ internal static class Scenarios
         {
             ["scenario"] = "client-lws",
             ["messagesPerSecond"] = Math.Round(Interlocked.Read(ref received) / clock.Elapsed.TotalSeconds),
+            ["clientCpuUsPerMessage"] = ownCpu.MicrosecondsPer(Interlocked.Read(ref received)),
         });
         return 0;
     }
@@ -433,6 +437,17 @@ internal static class Scenarios
     }
 
     private static void Emit(JsonObject result) => Console.WriteLine(result.ToJsonString());
+}
+
+/// <summary>This load generator's own CPU time: what a client costs per message.</summary>
+internal sealed class OwnCpu
+{
+    private readonly TimeSpan _start = Process.GetCurrentProcess().TotalProcessorTime;
+
+    public static OwnCpu Start() => new();
+
+    public double MicrosecondsPer(long count) =>
+        count == 0 ? 0 : Math.Round((Process.GetCurrentProcess().TotalProcessorTime - _start).TotalMicroseconds / count, 2);
 }
 
 /// <summary>The server process's CPU time and memory, from /proc (0 when no pid is given).</summary>
@@ -502,16 +517,37 @@ internal static class Report
         ("many", "broadcastMs", "  time to deliver (ms)", true),
     ];
 
+    /// <summary>
+    /// Our client against a raw ClientWebSocket loop, from runs that alternate (raw, ours, raw, ...): medians,
+    /// and the median of each pair's ratio, since single runs on a shared 2-core machine vary by tens of percent.
+    /// </summary>
     private static void PrintClientFigure(List<JsonObject> results)
     {
-        double? Rate(string scenario) => results.LastOrDefault(r => (string)r["scenario"]! == scenario)?["messagesPerSecond"]?.GetValue<double>();
-        if (Rate("client-raw") is { } raw && Rate("client-lws") is { } ours && raw > 0)
+        List<JsonObject> Runs(string scenario) => results.Where(r => (string)r["scenario"]! == scenario).ToList();
+        var raw = Runs("client-raw");
+        var ours = Runs("client-lws");
+        var pairs = Math.Min(raw.Count, ours.Count);
+        if (pairs == 0)
         {
-            Console.WriteLine();
-            Console.WriteLine("| Client, pipelined 32 B echo against Kestrel | raw ClientWebSocket | LocalWebSocketClient | ours / raw |");
-            Console.WriteLine("|---|---:|---:|---:|");
-            Console.WriteLine($"| messages/s | {raw.ToString("#,0", CultureInfo.InvariantCulture)} | {ours.ToString("#,0", CultureInfo.InvariantCulture)} | {(ours / raw).ToString("0.00", CultureInfo.InvariantCulture)}× |");
+            return;
         }
+
+        double Median(IEnumerable<double> values)
+        {
+            var sorted = values.Order().ToArray();
+            return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+        }
+
+        double Field(JsonObject run, string field) => run[field]?.GetValue<double>() ?? 0;
+        string Row(string label, string field, string format) =>
+            $"| {label} | {Median(raw.Select(r => Field(r, field))).ToString(format, CultureInfo.InvariantCulture)} | "
+            + $"{Median(ours.Select(r => Field(r, field))).ToString(format, CultureInfo.InvariantCulture)} | "
+            + $"{Median(Enumerable.Range(0, pairs).Select(i => Field(ours[i], field) / Math.Max(Field(raw[i], field), 1e-9))).ToString("0.00", CultureInfo.InvariantCulture)}× |";
+        Console.WriteLine();
+        Console.WriteLine($"| Client, pipelined 32 B echo against Kestrel (median of {pairs} alternating runs) | raw ClientWebSocket | LocalWebSocketClient | ours / raw (median of pairs) |");
+        Console.WriteLine("|---|---:|---:|---:|");
+        Console.WriteLine(Row("messages/s", "messagesPerSecond", "#,0"));
+        Console.WriteLine(Row("client CPU per message (µs)", "clientCpuUsPerMessage", "0.00"));
     }
 
     public static int Print(string path)
