@@ -67,6 +67,30 @@ internal static class Scenarios
         return 0;
     }
 
+    /// <summary>Pipelined runs start measuring after this much of the same traffic: the steady state, JIT done.</summary>
+    private static readonly TimeSpan WarmUp = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Sends for <paramref name="length"/>, each message once the window has room, then waits until every
+    /// message in flight is back (the window whole again) and takes the window's room back.
+    /// </summary>
+    private static async Task PipelineAsync(SemaphoreSlim window, int inFlight, TimeSpan length, Func<ValueTask> sendOne)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < length)
+        {
+            await window.WaitAsync();
+            await sendOne();
+        }
+
+        for (var i = 0; i < inFlight; i++)
+        {
+            await window.WaitAsync(Deadline);
+        }
+
+        window.Release(inFlight);
+    }
+
     public static async Task<int> EchoAsync(Uri url, int size, TimeSpan duration, int pid, string? name = null)
     {
         using var socket = await ConnectAsync(url);
@@ -74,9 +98,6 @@ internal static class Scenarios
         var inFlight = size >= 16 * 1024 ? 16 : 256;
         var window = new SemaphoreSlim(inFlight);
         var received = 0L;
-        var cpu = ServerCpu.Start(pid);
-        var clock = Stopwatch.StartNew();
-        var ownCpu = OwnCpu.Start();
         var reader = Task.Run(async () =>
         {
             var buffer = new byte[Math.Max(size, 64) + 64];
@@ -87,20 +108,18 @@ internal static class Scenarios
                 window.Release();
             }
         });
-        while (clock.Elapsed < duration)
-        {
-            await window.WaitAsync();
-            await socket.SendAsync(payload, WebSocketMessageType.Binary, true, CancellationToken.None);
-        }
+        ValueTask SendOne() => socket.SendAsync(payload.AsMemory(), WebSocketMessageType.Binary, true, CancellationToken.None);
+        await PipelineAsync(window, inFlight, WarmUp, SendOne);
 
-        // Every message in flight is back when the window is whole again; then the reader's wait is cut off.
-        // (A reader that stopped on a flag could be waiting for a message that never comes.)
-        for (var i = 0; i < inFlight; i++)
-        {
-            await window.WaitAsync(Deadline);
-        }
-
+        Interlocked.Exchange(ref received, 0);
+        var cpu = ServerCpu.Start(pid);
+        var ownCpu = OwnCpu.Start();
+        var clock = Stopwatch.StartNew();
+        await PipelineAsync(window, inFlight, duration, SendOne);
         var seconds = clock.Elapsed.TotalSeconds;
+
+        // The reader waits for more until its socket goes: a reader that stopped on a flag could be waiting
+        // for a message that never comes.
         socket.Abort();
         await reader.ContinueWith(_ => { }, TaskScheduler.Default);
         Emit(new JsonObject
@@ -404,24 +423,20 @@ internal static class Scenarios
         };
         await client.ConnectAsync(url);
         var payload = new byte[32];
-        var clock = Stopwatch.StartNew();
-        var ownCpu = OwnCpu.Start();
-        while (clock.Elapsed < duration)
-        {
-            await window.WaitAsync();
-            await client.SendAsync(payload.AsMemory());
-        }
+        ValueTask SendOne() => client.SendAsync(payload.AsMemory());
+        await PipelineAsync(window, InFlight, WarmUp, SendOne);
 
-        // Measured to the same point as the raw client's run: every message in flight back.
-        for (var i = 0; i < InFlight; i++)
-        {
-            await window.WaitAsync(Deadline);
-        }
+        // Measured as the raw client's run is: after the same warm-up, to every message in flight back.
+        Interlocked.Exchange(ref received, 0);
+        var ownCpu = OwnCpu.Start();
+        var clock = Stopwatch.StartNew();
+        await PipelineAsync(window, InFlight, duration, SendOne);
+        var seconds = clock.Elapsed.TotalSeconds;
 
         Emit(new JsonObject
         {
             ["scenario"] = "client-lws",
-            ["messagesPerSecond"] = Math.Round(Interlocked.Read(ref received) / clock.Elapsed.TotalSeconds),
+            ["messagesPerSecond"] = Math.Round(Interlocked.Read(ref received) / seconds),
             ["clientCpuUsPerMessage"] = ownCpu.MicrosecondsPer(Interlocked.Read(ref received)),
         });
         return 0;
