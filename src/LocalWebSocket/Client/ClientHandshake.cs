@@ -88,6 +88,7 @@ internal static class ClientHandshake
             var subProtocol = CheckUpgrade(head, key, options);
             var (extensions, deflate) = NegotiateExtensions(head, options);
             var keepAlive = options.KeepAliveInterval > TimeSpan.Zero;
+            stream.EnableWriteBehind();
             var webSocket = WebSocket.CreateFromStream(stream, new WebSocketCreationOptions
             {
                 IsServer = false,

@@ -14,6 +14,8 @@ namespace LocalWebSocket.Internal;
 /// <item>On a server's connections, writes between <see cref="BeginBatch"/> and <see cref="EndBatch"/> are
 /// coalesced, and the first write after the batch's end takes them along, so a drain of several queued
 /// frames costs one socket write; writes outside a batch (pongs, closes) go straight out.</item>
+/// <item>On a client's connection, once the handshake is done, writes go behind (<see cref="WriteBehind"/>):
+/// the frames of a burst of sends cost one socket write.</item>
 /// </list>
 /// </summary>
 /// <remarks>
@@ -44,6 +46,9 @@ internal sealed class ConnectionStream : Stream
     private bool _socketNonBlocking;
     private int _disposed;
 
+    // A client's writes once its WebSocket is open; null on a server's connections, which batch instead.
+    private WriteBehind? _writeBehind;
+
     private ConnectionStream(Stream inner, Socket? socket, bool serverSide)
     {
         _inner = inner;
@@ -66,6 +71,16 @@ internal sealed class ConnectionStream : Stream
     /// <param name="inner">The transport (a <see cref="NetworkStream"/> or TLS stream over it).</param>
     /// <param name="socket">The socket under <paramref name="inner"/> when there is no TLS: writes then try a non-blocking send first.</param>
     public static ConnectionStream ForClient(Stream inner, Socket? socket) => new(inner, socket, serverSide: false);
+
+    /// <summary>
+    /// From now on a client's small writes are coalesced by a flush on the thread pool. Called once the
+    /// handshake is over: the request itself goes straight out, since its response is awaited at once.
+    /// </summary>
+    public void EnableWriteBehind()
+    {
+        Debug.Assert(!_serverSide, "A server's connections batch their writes instead.");
+        _writeBehind ??= new WriteBehind(this);
+    }
 
     public override bool CanRead => true;
 
@@ -265,7 +280,9 @@ internal sealed class ConnectionStream : Stream
     public void EndBatch() => Volatile.Write(ref _batching, false);
 
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default) =>
-        _serverSide ? WriteServerSideAsync(source, cancellationToken) : WriteToTransportAsync(source, cancellationToken);
+        _serverSide ? WriteServerSideAsync(source, cancellationToken)
+        : _writeBehind is { } writeBehind ? writeBehind.WriteAsync(source, cancellationToken)
+        : WriteToTransportAsync(source, cancellationToken);
 
     private ValueTask WriteServerSideAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken)
     {
@@ -309,9 +326,9 @@ internal sealed class ConnectionStream : Stream
         WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
 
     /// <remarks>
-    /// The WebSocket flushes after every frame. Our buffer only holds frames during a batch, and the batch's
-    /// end writes them, so a flush never writes anything of ours: inside a batch it must not (that would undo
-    /// the coalescing), and outside one there is nothing buffered.
+    /// The WebSocket flushes after every frame. A flush never writes anything of ours: inside a server's batch
+    /// it must not (that would undo the coalescing), outside one there is nothing buffered, and a client's
+    /// write-behind flushes by itself (a flush per frame that waited for it would undo its coalescing too).
     /// </remarks>
     public override Task FlushAsync(CancellationToken cancellationToken) =>
         Volatile.Read(ref _batching) ? Task.CompletedTask : _inner.FlushAsync(cancellationToken);
@@ -322,7 +339,7 @@ internal sealed class ConnectionStream : Stream
     /// Writes to the transport. Over a plain socket it first tries a non-blocking send, which on a LAN almost
     /// always takes everything: no asynchronous operation (and none of the state the socket keeps for one).
     /// </summary>
-    private ValueTask WriteToTransportAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken)
+    internal ValueTask WriteToTransportAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken)
     {
         if (_socket is null)
         {
@@ -409,12 +426,25 @@ internal sealed class ConnectionStream : Stream
     {
         // Buffers in use by an operation still in flight are not returned to the pool here: returning a
         // rented array twice would corrupt the pool. They are left to the garbage collector instead.
-        if (disposing && Interlocked.Exchange(ref _disposed, 1) == 0)
+        if (disposing && Interlocked.Exchange(ref _disposed, 1) == 0 && (_writeBehind is null || _writeBehind.CloseNowOrAfterFlush()))
         {
-            _inner.Dispose();
+            CloseTransport();
         }
 
         base.Dispose(disposing);
+    }
+
+    /// <summary>Closes the transport: at disposal, or when a write behind failed or finished after it.</summary>
+    internal void CloseTransport()
+    {
+        try
+        {
+            _inner.Dispose();
+        }
+        catch (Exception exception) when (exception is IOException or ObjectDisposedException)
+        {
+            // A TLS stream may fail to send its close notification on a broken connection: it is closed all the same.
+        }
     }
 }
 
