@@ -6,10 +6,12 @@
 #   QUICK=1 bench/run.sh    shorter scenarios, for a smoke test
 #   SERVERS="kestrel lws" bench/run.sh   a subset of servers
 #   CLIENT_RUNS=9 bench/run.sh          more alternating client runs (default 5)
+#   ECHO_ROUNDS=5 bench/run.sh          more rounds of the 32 B echo runs (default 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${QUICK:+2}; seconds=${seconds:-5}
 client_seconds=${QUICK:+1}; client_seconds=${client_seconds:-3}
+echo_rounds=${ECHO_ROUNDS:-${QUICK:+1}}; echo_rounds=${echo_rounds:-3}
 servers=${SERVERS:-kestrel lws node}
 storm=${STORM:-5000}
 many=${MANY:-10000}
@@ -46,17 +48,38 @@ start() { # start NAME MODE: starts a server on a fresh port, waits until GET / 
 
 stop() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
 
-record() { # record NAME LOADGEN-ARGS...: one result line, tagged with the server
+record() { # record NAME LOADGEN-ARGS...: one result line, tagged with the server (and the round, when ROUND is set)
   local name=$1; shift
-  timeout 120 $loadgen "$@" | sed "s/^{/{\"server\":\"$name\",/" >> "$results" || echo "  ($name: $1 failed)" >&2
+  local tag="\"server\":\"$name\","
+  [ -n "${ROUND:-}" ] && tag="$tag\"round\":$ROUND,"
+  timeout 120 $loadgen "$@" | sed "s/^{/{$tag/" >> "$results" || echo "  ($name: $1 failed)" >&2
 }
+
+# Pipelined 32 B echo, the figure that varies most from run to run here: every server up side by side (an
+# idle one costs nothing) and the runs rotating among them, round after round; reported as medians, and
+# ratios as the median of each round's ratio.
+echo "== 32 B echo, $echo_rounds rounds" >&2
+declare -A echo_pids echo_urls
+for name in $servers; do
+  start "$name" echo
+  echo_pids[$name]=$pid
+  echo_urls[$name]=$url
+done
+for round in $(seq 1 "$echo_rounds"); do
+  for name in $servers; do
+    ROUND=$round record "$name" rawecho "${echo_urls[$name]}" "$client_seconds" "${echo_pids[$name]}"
+    ROUND=$round record "$name" echo "${echo_urls[$name]}" 32 "$client_seconds" "${echo_pids[$name]}"
+  done
+done
+for name in $servers; do
+  pid=${echo_pids[$name]}
+  stop
+done
 
 for name in $servers; do
   echo "== $name" >&2
   start "$name" echo
   record "$name" rtt "$url" "$seconds" "$pid"
-  record "$name" echo "$url" 32 "$seconds" "$pid"
-  record "$name" rawecho "$url" "$seconds" "$pid"
   record "$name" echo "$url" 65536 "$seconds" "$pid"
   if [ "$name" = kestrel ]; then
     # Alternating runs, reported as medians: single client runs vary by tens of percent here.

@@ -556,6 +556,7 @@ internal static class Report
         ("rtt", "p99us", "Round trip p99 (µs)", true),
         ("echo32", "messagesPerSecond", "Pipelined echo 32 B (msg/s)", false),
         ("echo32", "serverCpuUsPerMessage", "  server CPU per 32 B message (µs)", true),
+        ("echo32", "clientCpuUsPerMessage", "  load generator's CPU per 32 B message (µs)", true),
         ("rawecho32", "messagesPerSecond", "Pipelined echo 32 B, raw-socket client (msg/s)", false),
         ("rawecho32", "serverCpuUsPerMessage", "  server CPU per 32 B message (µs)", true),
         ("echo65536", "megabytesPerSecond", "Pipelined echo 64 KiB (MB/s)", false),
@@ -600,6 +601,25 @@ internal static class Report
         Console.WriteLine(Row("client CPU per message (µs)", "clientCpuUsPerMessage", "0.00"));
     }
 
+    /// <summary>
+    /// A server's figure over Kestrel's: with runs in rounds, the median of each round's ratio (runs of one round
+    /// were close in time, so they share the machine's mood); otherwise the ratio of the two values.
+    /// </summary>
+    private static double? Ratio(List<JsonObject> runs, List<JsonObject> kestrelRuns, double? value, double? kestrelValue, Func<JsonObject, double> field)
+    {
+        var paired = runs.Where(r => r["round"] is not null)
+            .Join(kestrelRuns.Where(r => r["round"] is not null), r => r["round"]!.GetValue<int>(), k => k["round"]!.GetValue<int>(), (r, k) => (r, k))
+            .Where(pair => field(pair.k) != 0)
+            .Select(pair => field(pair.r) / field(pair.k))
+            .ToList();
+        if (paired.Count > 0)
+        {
+            return Statistics.Median(paired);
+        }
+
+        return value is { } v && kestrelValue is { } k && k != 0 ? v / k : null;
+    }
+
     public static int Print(string path)
     {
         var results = File.ReadLines(path).Where(l => l.StartsWith('{')).Select(l => JsonNode.Parse(l)!.AsObject()).ToList();
@@ -608,17 +628,25 @@ internal static class Report
         Console.WriteLine($"|---|{string.Concat(servers.Select(_ => "---:|"))}{string.Concat(servers.Where(s => s != "kestrel").Select(_ => "---:|"))}");
         foreach (var (scenario, field, label, _) in Figures)
         {
-            var values = servers.Select(server => results.LastOrDefault(r => (string)r["server"]! == server && (string)r["scenario"]! == scenario)?[field]?.GetValue<double>()).ToList();
-            if (values.All(v => v is null))
+            var runs = servers.Select(server => results
+                .Where(r => (string)r["server"]! == server && (string)r["scenario"]! == scenario && r[field] is not null)
+                .ToList()).ToList();
+            if (runs.All(r => r.Count == 0))
             {
                 continue;
             }
 
-            var kestrel = values[servers.IndexOf("kestrel")];
-            var ratios = servers.Select((server, i) => (server, value: values[i]))
+            double Value(JsonObject run) => run[field]!.GetValue<double>();
+            var values = runs.Select(r => r.Count == 0 ? (double?)null : Statistics.Median(r.Select(Value))).ToList();
+            var kestrel = servers.IndexOf("kestrel");
+            var ratios = servers.Select((server, i) => (server, i))
                 .Where(x => x.server != "kestrel")
-                .Select(x => x.value is { } v && kestrel is { } k && k != 0 ? (v / k).ToString("0.00", CultureInfo.InvariantCulture) + "×" : "–");
-            Console.WriteLine($"| {label} | {string.Join(" | ", values.Select(v => v?.ToString("#,0.##", CultureInfo.InvariantCulture) ?? "–"))} | {string.Join(" | ", ratios)} |");
+                .Select(x => Ratio(runs[x.i], runs[kestrel], values[x.i], values[kestrel], Value) is { } ratio
+                    ? ratio.ToString("0.00", CultureInfo.InvariantCulture) + "×"
+                    : "–");
+            var rounds = runs.Max(r => r.Count);
+            var shownLabel = rounds > 1 ? $"{label}, median of {rounds} rounds" : label;
+            Console.WriteLine($"| {shownLabel} | {string.Join(" | ", values.Select(v => v?.ToString("#,0.##", CultureInfo.InvariantCulture) ?? "–"))} | {string.Join(" | ", ratios)} |");
         }
 
         PrintClientFigure(results);
