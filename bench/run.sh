@@ -2,7 +2,7 @@
 # Benchmarks LocalWebSocket (through `lws serve`) against a raw Kestrel server with the same semantics
 # (bench/KestrelBaseline) and Node ws (bench/node), one after another in the same run, on loopback only,
 # and prints a Markdown table of each figure with its ratio to Kestrel.
-#   bench/run.sh            the full run (about 3 minutes)
+#   bench/run.sh            the full run (about 4 minutes)
 #   QUICK=1 bench/run.sh    shorter scenarios, for a smoke test
 #   SERVERS="kestrel lws" bench/run.sh   a subset of servers
 #   CLIENT_RUNS=9 bench/run.sh          more alternating client runs (default 5)

@@ -15,6 +15,13 @@ public sealed partial class LocalWebSocketClient
     private readonly Queue<OutboxEntry> _outbox = new();
 
     /// <summary>Sends a text message.</summary>
+    /// <remarks>
+    /// The send completes once the message is handed to the connection, as a socket write does: written to the
+    /// socket, or, when it follows other sends with no await in between, buffered to go out with them in one
+    /// socket write as soon as the sender awaits something (at most 64 KiB wait; past that a send waits for
+    /// them). That is no delivery receipt: a message lost with a broken connection shows in
+    /// <see cref="StateChanged"/>, not in the send that handed it over.
+    /// </remarks>
     /// <exception cref="LocalWebSocketException"><see cref="LocalWebSocketErrorCode.NotConnected"/> (or, in
     /// <see cref="OfflineSendMode.Queue"/> mode, when the client disconnects or gives up before the message went out),
     /// <see cref="LocalWebSocketErrorCode.OutboxFull"/>, or <see cref="LocalWebSocketErrorCode.ConnectionFailed"/> when the
