@@ -93,6 +93,34 @@ public sealed partial class ClientTests
     }
 
     [Fact]
+    public async Task A_burst_of_sends_then_a_disconnect_arrives_whole_in_order_and_closes_with_1000()
+    {
+        await using var server = await TestServers.StartAsync(o => o.Routing = RoutingMode.None);
+        var atServer = new ConcurrentQueue<string>();
+        server.MessageReceived += (_, e) => atServer.Enqueue(e.Message.Text);
+        var left = new Probe<ClientDisconnectedEventArgs>();
+        server.ClientDisconnected += (_, e) => left.Add(e);
+        await using var client = new LocalWebSocketClient(new LocalWebSocketClientOptions { ReconnectPolicy = ReconnectPolicy.None });
+        await client.ConnectAsync(server.WebSocketUrl).Within();
+
+        // Small messages that share socket writes, some past what a write may buffer, and large ones between.
+        static int Length(int i) => i % 500 == 499 ? 100_000 : i % 3_000;
+        const int Count = 2_000;
+        for (var i = 0; i < Count; i++)
+        {
+            await client.SendAsync($"{i}:{new string('x', Length(i))}");
+        }
+
+        // The close frame goes behind whatever the burst left buffered, and must not overtake or lose it.
+        await client.DisconnectAsync().Within();
+
+        Assert.Equal(WebSocketCloseStatus.NormalClosure, (await left.WaitForCountAsync(1))[0].CloseStatus);
+        var received = atServer.Select(text => text.Split(':')).ToList();
+        Assert.Equal(Enumerable.Range(0, Count), received.Select(parts => int.Parse(parts[0])));
+        Assert.All(received, parts => Assert.Equal(Length(int.Parse(parts[0])), parts[1].Length));
+    }
+
+    [Fact]
     public async Task Disconnecting_during_sends_from_many_threads_ends_each_send_cleanly_and_closes_with_1000()
     {
         await using var server = await TestServers.StartAsync(o => o.Routing = RoutingMode.None);
