@@ -443,7 +443,8 @@ internal sealed class ConnectionStream : Stream
         }
         catch (Exception exception) when (exception is IOException or ObjectDisposedException)
         {
-            // A TLS stream may fail to send its close notification on a broken connection: it is closed all the same.
+            // Called from a flush on the thread pool too, where an exception would reach nobody: the transport
+            // is closed either way.
         }
     }
 }
