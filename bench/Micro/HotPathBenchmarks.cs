@@ -5,6 +5,7 @@ using BenchmarkDotNet.Attributes;
 using LocalWebSocket.Discovery.Mdns;
 using LocalWebSocket.Internal;
 using LocalWebSocket.Protocol;
+using LocalWebSocket.Server;
 
 namespace LocalWebSocket.Benchmarks;
 
@@ -31,6 +32,20 @@ public class HotPathBenchmarks
     }.Encode();
 
     private readonly byte[] _payload = new byte[32];
+    private readonly OutgoingMessage[] _batch = new OutgoingMessage[64];
+    private readonly ConnectedClient _receiver = Client();
+    private readonly ConnectedClient _relayer = Client();
+
+    private static ConnectedClient Client() => new(
+        new LocalWebSocketServer(),
+        new LocalWebSocketServerOptions(),
+        "bench",
+        new Dictionary<string, string>(),
+        new Dictionary<string, string>(),
+        new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 50000),
+        DateTimeOffset.UnixEpoch,
+        subProtocol: null,
+        ConnectionStream.ForServer(Stream.Null, socket: null));
 
     /// <summary>Parsing an upgrade request head.</summary>
     [Benchmark]
@@ -62,6 +77,25 @@ public class HotPathBenchmarks
         {
             message.Release();
         }
+    }
+
+    /// <summary>
+    /// A client's outbox: 64 relayed messages queued for it, then taken by its writer as one batch and released
+    /// once written. The receive loop that relayed them would start the writer; here nobody does.
+    /// </summary>
+    [Benchmark]
+    public int OutboxOfSixtyFour()
+    {
+        var message = OutgoingMessage.Copy(_payload, WebSocketMessageType.Text);
+        for (var i = 0; i < 64; i++)
+        {
+            _receiver.Enqueue(message, handOverReference: false, router: _relayer);
+        }
+
+        message.Release();
+        var taken = _receiver.TakeQueued(_batch, out _);
+        ConnectedClient.ReleaseTaken(_batch, 0, taken);
+        return taken;
     }
 
     /// <summary>Parsing an mDNS answer with compression.</summary>

@@ -404,7 +404,7 @@ public sealed partial class ConnectedClient
     }
 
     /// <summary>Releases the messages of a batch from <paramref name="from"/> on, which were not written.</summary>
-    private static void ReleaseTaken(OutgoingMessage[] batch, int from, int count)
+    internal static void ReleaseTaken(OutgoingMessage[] batch, int from, int count)
     {
         for (var i = from; i < count; i++)
         {
@@ -441,7 +441,7 @@ public sealed partial class ConnectedClient
     /// Moves up to a batch of queued messages into <paramref name="batch"/>; <paramref name="queueEmptied"/>
     /// tells whether the queue is empty now.
     /// </summary>
-    private int TakeQueued(OutgoingMessage[] batch, out bool queueEmptied)
+    internal int TakeQueued(OutgoingMessage[] batch, out bool queueEmptied)
     {
         lock (_sendQueue)
         {
