@@ -1,69 +1,154 @@
+using System.Globalization;
+using System.Text;
+
 namespace LocalWebSocket.Cli;
 
-/// <summary>A command line split into positional arguments, options with values, and flags.</summary>
+/// <summary>One option of a command. A null <see cref="Value"/> makes it a flag; otherwise it names the value in help.</summary>
+internal sealed record OptionSpec(string Name, string? Value, string Help);
+
+/// <summary>
+/// What a command takes and says about itself. The parser and <c>--help</c> are made from this one table,
+/// so the help never lists an option the parser refuses, or the other way round.
+/// </summary>
+/// <remarks>
+/// System.CommandLine 2.x was considered: it would bring tab completion and response files, but its default
+/// error output is a block of help text with exit code 1, where the tools people script against print one
+/// line and exit 2; bending it to that took more code than this table and its parser.
+/// </remarks>
+internal sealed record CommandSpec(string Name, string Arguments, string Summary, string Description, IReadOnlyList<OptionSpec> Options)
+{
+    private static readonly OptionSpec HelpOption = new("--help", null, "Show this help and exit.");
+
+    /// <summary>The text of <c>lws NAME --help</c>.</summary>
+    public string Help
+    {
+        get
+        {
+            var help = new StringBuilder();
+            help.Append("Usage: lws ").Append(Name);
+            if (Arguments.Length > 0)
+            {
+                help.Append(' ').Append(Arguments);
+            }
+
+            help.Append(Options.Count > 0 ? " [options]" : "").Append("\n\n").Append(Summary).Append('\n');
+            if (Description.Length > 0)
+            {
+                help.Append('\n').Append(Description.TrimEnd()).Append('\n');
+            }
+
+            help.Append("\nOptions:\n");
+            OptionSpec[] all = [.. Options, HelpOption];
+            var width = all.Max(option => Label(option).Length) + 2;
+            foreach (var option in all)
+            {
+                var lines = option.Help.Split('\n');
+                help.Append("  ").Append(Label(option).PadRight(width)).Append(lines[0]).Append('\n');
+                foreach (var more in lines.Skip(1))
+                {
+                    help.Append("  ").Append(' ', width).Append(more).Append('\n');
+                }
+            }
+
+            return help.ToString();
+        }
+    }
+
+    private static string Label(OptionSpec option) => option.Value is null ? option.Name : $"{option.Name} {option.Value}";
+}
+
+/// <summary>A command line parsed against a <see cref="CommandSpec"/>: positional arguments, option values and flags.</summary>
 internal sealed class CommandLine
 {
     private readonly Dictionary<string, List<string>> _values = new(StringComparer.Ordinal);
     private readonly HashSet<string> _flags = new(StringComparer.Ordinal);
 
+    private CommandLine(CommandSpec command) => Command = command;
+
+    /// <summary>The command this line was parsed for.</summary>
+    public CommandSpec Command { get; }
+
     public List<string> Positional { get; } = [];
 
-    /// <summary>Parses <paramref name="args"/>; options not in <paramref name="valueOptions"/> or <paramref name="flagOptions"/> are errors.</summary>
-    /// <exception cref="UsageException">An unknown option, or an option missing its value.</exception>
-    public static CommandLine Parse(IReadOnlyList<string> args, IReadOnlyCollection<string> valueOptions, IReadOnlyCollection<string> flagOptions)
+    /// <summary>Whether <c>--help</c> or <c>-h</c> was given: the command prints its help instead of running.</summary>
+    public bool HelpRequested { get; private set; }
+
+    /// <summary>
+    /// Parses <paramref name="args"/>: <c>--name value</c>, <c>--name=value</c>, flags, positional arguments, and
+    /// <c>--</c> before positional arguments that start with a dash.
+    /// </summary>
+    /// <exception cref="UsageException">An unknown option, a flag given a value, or an option missing its value.</exception>
+    public static CommandLine Parse(IReadOnlyList<string> args, CommandSpec command)
     {
-        var line = new CommandLine();
+        var line = new CommandLine(command);
+        var options = command.Options.ToDictionary(option => option.Name, StringComparer.Ordinal);
+        var onlyPositional = false;
         for (var i = 0; i < args.Count; i++)
         {
             var arg = args[i];
-            if (!arg.StartsWith("--", StringComparison.Ordinal))
+            if (onlyPositional || arg.Length < 2 || arg[0] != '-')
             {
                 line.Positional.Add(arg);
                 continue;
             }
 
+            if (arg == "--")
+            {
+                onlyPositional = true;
+                continue;
+            }
+
+            if (arg is "--help" or "-h")
+            {
+                line.HelpRequested = true;
+                continue;
+            }
+
             var equals = arg.IndexOf('=', StringComparison.Ordinal);
             var name = equals < 0 ? arg : arg[..equals];
-            if (flagOptions.Contains(name))
+            if (!options.TryGetValue(name, out var option))
+            {
+                throw line.Error($"unknown option {name}");
+            }
+
+            if (option.Value is null)
             {
                 if (equals >= 0)
                 {
-                    throw new UsageException($"{name} takes no value.");
+                    throw line.Error($"{name} takes no value");
                 }
 
                 line._flags.Add(name);
+                continue;
             }
-            else if (valueOptions.Contains(name))
+
+            string value;
+            if (equals >= 0)
             {
-                string value;
-                if (equals >= 0)
-                {
-                    value = arg[(equals + 1)..];
-                }
-                else if (i + 1 < args.Count)
-                {
-                    value = args[++i];
-                }
-                else
-                {
-                    throw new UsageException($"{name} needs a value.");
-                }
-
-                if (!line._values.TryGetValue(name, out var list))
-                {
-                    line._values[name] = list = [];
-                }
-
-                list.Add(value);
+                value = arg[(equals + 1)..];
+            }
+            else if (i + 1 < args.Count)
+            {
+                value = args[++i];
             }
             else
             {
-                throw new UsageException($"Unknown option {name}.");
+                throw line.Error($"{name} needs a value ({option.Value})");
             }
+
+            if (!line._values.TryGetValue(name, out var list))
+            {
+                line._values[name] = list = [];
+            }
+
+            list.Add(value);
         }
 
         return line;
     }
+
+    /// <summary>A usage error of this command, told in one line with where to read more.</summary>
+    public UsageException Error(string message) => new($"{Command.Name}: {message}", Command.Name);
 
     public bool Has(string flag) => _flags.Contains(flag);
 
@@ -79,10 +164,9 @@ internal sealed class CommandLine
             return fallback;
         }
 
-        if (!int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value)
-            || value < min || value > max)
+        if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
         {
-            throw new UsageException($"{option} must be a whole number from {min} to {max}, not '{text}'.");
+            throw Error($"{option} must be a whole number from {min.ToString("N0", CultureInfo.InvariantCulture)} to {max.ToString("N0", CultureInfo.InvariantCulture)}, not '{text}'");
         }
 
         return value;
@@ -97,7 +181,7 @@ internal sealed class CommandLine
             var equals = item.IndexOf('=', StringComparison.Ordinal);
             if (equals <= 0)
             {
-                throw new UsageException($"{option} takes key=value, not '{item}'.");
+                throw Error($"{option} takes key=value, not '{item}'");
             }
 
             pairs[item[..equals]] = item[(equals + 1)..];
@@ -105,7 +189,20 @@ internal sealed class CommandLine
 
         return pairs;
     }
+
+    /// <summary>Fails when positional arguments were given to a command that takes none.</summary>
+    public void NoPositional()
+    {
+        if (Positional.Count > 0)
+        {
+            throw Error($"unexpected argument '{Positional[0]}'");
+        }
+    }
 }
 
-/// <summary>The command line is wrong: the message says how, and the tool exits with 2.</summary>
-internal sealed class UsageException(string message) : Exception(message);
+/// <summary>The command line is wrong: the message says how, in one line, and the tool exits with 2.</summary>
+internal sealed class UsageException(string message, string? command = null) : Exception(message)
+{
+    /// <summary>The command whose help explains the mistake, if one was recognised.</summary>
+    public string? Command { get; } = command;
+}

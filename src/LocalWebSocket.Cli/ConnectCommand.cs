@@ -9,17 +9,32 @@ namespace LocalWebSocket.Cli;
 /// </summary>
 internal static class ConnectCommand
 {
-    public static async Task<int> RunAsync(string[] args, TextWriter output, TextReader input, CancellationToken stop)
+    public static readonly CommandSpec Spec = new(
+        "connect",
+        "URL",
+        "Connects to ws://host:port/ws, sends each line you type, and prints what arrives.",
+        """
+        Messages and state changes are printed the moment they happen, whatever the input is doing. The
+        client reconnects by itself when the connection is lost. It ends at the end of input (Ctrl+D),
+        on Ctrl+C, or when the server refuses it or the reconnect policy gives up.
+        """,
+        [
+            new("--detail", "KEY=VALUE", "A detail sent as a query parameter, e.g. --detail username=ann (repeatable)."),
+            new("--reconnect", "POLICY", "jitter (default: 1 s to 30 s with full jitter), exponential, linear, constant,\ninfinite, or none."),
+            new("--json", null, "Print one JSON object per event and line, for scripts: {\"event\":\"state\",...},\n{\"event\":\"message\",\"type\":\"text\",\"text\":\"hi\"} (binary as base64), {\"event\":\"error\",...}."),
+            new("--pin", "SHA256", "For wss:// with a self-signed certificate: the fingerprint the server printed."),
+        ]);
+
+    public static async Task<int> RunAsync(CommandLine line, CliContext context)
     {
-        var line = CommandLine.Parse(args, ["--detail", "--reconnect", "--pin"], ["--json"]);
         if (line.Positional.Count != 1)
         {
-            throw new UsageException("connect takes one URL, e.g. lws connect ws://127.0.0.1:8080/ws");
+            throw line.Error("takes one URL, e.g. lws connect ws://127.0.0.1:8080/ws");
         }
 
         if (!Uri.TryCreate(line.Positional[0], UriKind.Absolute, out var url) || url.Scheme is not ("ws" or "wss"))
         {
-            throw new UsageException($"'{line.Positional[0]}' is not a ws:// or wss:// URL.");
+            throw line.Error($"'{line.Positional[0]}' is not a ws:// or wss:// URL");
         }
 
         var options = new LocalWebSocketClientOptions { ReconnectPolicy = ParsePolicy(line.Last("--reconnect") ?? "jitter") };
@@ -29,14 +44,15 @@ internal static class ConnectCommand
         }
         catch (ArgumentException)
         {
-            throw new UsageException("--pin takes a SHA-256 fingerprint: 64 hex digits, colons allowed.");
+            throw line.Error("--pin takes a SHA-256 fingerprint: 64 hex digits, colons allowed");
         }
+
         foreach (var (key, value) in line.Pairs("--detail"))
         {
             options.Details[key] = value;
         }
 
-        IConnectOutput printer = line.Has("--json") ? new JsonOutput(output) : new TranscriptOutput(output);
+        await using IConnectOutput printer = line.Has("--json") ? new JsonOutput(context.Output) : new TranscriptOutput(context.Output, context.Color);
         await using var client = new LocalWebSocketClient(options);
         var ended = new TaskCompletionSource<ConnectionStateChangedEventArgs>(TaskCreationOptions.RunContinuationsAsynchronously);
         client.MessageReceived += (_, message) => printer.Message(message);
@@ -51,7 +67,7 @@ internal static class ConnectCommand
 
         try
         {
-            await client.ConnectAsync(url, stop);
+            await client.ConnectAsync(url, context.Stop);
         }
         catch (LocalWebSocketException exception)
         {
@@ -60,7 +76,7 @@ internal static class ConnectCommand
         }
 
         printer.Info($"connected to {client.Url}; type lines to send them, end input (Ctrl+D) to leave");
-        var typing = SendTypedLinesAsync(client, input, printer, stop);
+        var typing = SendTypedLinesAsync(client, TypedLines.Start(context.Input), printer, context.Stop);
         if (await Task.WhenAny(typing, ended.Task) == ended.Task)
         {
             return (await ended.Task).Error is null ? 0 : 1;
@@ -80,20 +96,20 @@ internal static class ConnectCommand
         "constant" => ReconnectPolicy.Constant(TimeSpan.FromSeconds(1)),
         "infinite" => ReconnectPolicy.Constant(TimeSpan.FromSeconds(5)),
         "none" => ReconnectPolicy.None,
-        _ => throw new UsageException($"--reconnect takes exponential, jitter, linear, constant, infinite or none, not '{name}'."),
+        _ => throw new UsageException($"connect: --reconnect takes jitter, exponential, linear, constant, infinite or none, not '{name}'", "connect"),
     };
 
     /// <summary>Sends each line typed until the input ends; a failed send is reported and typing goes on.</summary>
-    private static async Task SendTypedLinesAsync(LocalWebSocketClient client, TextReader input, IConnectOutput printer, CancellationToken stop)
+    private static async Task SendTypedLinesAsync(LocalWebSocketClient client, System.Threading.Channels.ChannelReader<string> typed, IConnectOutput printer, CancellationToken stop)
     {
         try
         {
-            while (await input.ReadLineAsync(stop) is { } typed)
+            await foreach (var text in typed.ReadAllAsync(stop))
             {
                 try
                 {
-                    await client.SendAsync(typed, stop);
-                    printer.Sent(typed);
+                    await client.SendAsync(text, stop);
+                    printer.Sent(text);
                 }
                 catch (LocalWebSocketException exception)
                 {
@@ -107,7 +123,7 @@ internal static class ConnectCommand
         }
     }
 
-    private interface IConnectOutput
+    private interface IConnectOutput : IAsyncDisposable
     {
         void State(ConnectionStateChangedEventArgs change);
 
@@ -120,9 +136,9 @@ internal static class ConnectCommand
         void Info(string text);
     }
 
-    private sealed class TranscriptOutput(TextWriter output) : IConnectOutput
+    private sealed class TranscriptOutput(TextWriter output, bool color) : IConnectOutput
     {
-        private readonly Transcript _log = new(output);
+        private readonly Transcript _log = new(output, color);
 
         public void State(ConnectionStateChangedEventArgs change) => _log.Line("state", change.ToString());
 
@@ -134,12 +150,14 @@ internal static class ConnectCommand
             _log.Line("error", $"{error.Code}: {error.Message}{(error.StatusCode is { } status ? $" (HTTP {status})" : "")}");
 
         public void Info(string text) => _log.Line("client", text);
+
+        public ValueTask DisposeAsync() => _log.DisposeAsync();
     }
 
     /// <summary>One JSON object per line: state, message and error events, for scripts.</summary>
     private sealed class JsonOutput(TextWriter output) : IConnectOutput
     {
-        private readonly Lock _gate = new();
+        private readonly OutputLines _lines = new(output);
 
         public void State(ConnectionStateChangedEventArgs change) => Write(json =>
         {
@@ -193,6 +211,8 @@ internal static class ConnectCommand
         {
         }
 
+        public ValueTask DisposeAsync() => _lines.DisposeAsync();
+
         private void Write(Action<Utf8JsonWriter> body)
         {
             using var buffer = new MemoryStream();
@@ -203,11 +223,43 @@ internal static class ConnectCommand
                 json.WriteEndObject();
             }
 
-            lock (_gate)
-            {
-                output.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.ToArray()));
-                output.Flush();
-            }
+            _lines.Write(System.Text.Encoding.UTF8.GetString(buffer.ToArray()));
         }
+    }
+}
+
+/// <summary>
+/// The lines typed on standard input, read by a thread of their own: a console read blocks its thread until a
+/// line comes, and no thread that anything else waits for (the thread pool, the socket engine) may be the one.
+/// </summary>
+internal static class TypedLines
+{
+    public static System.Threading.Channels.ChannelReader<string> Start(TextReader input)
+    {
+        var lines = System.Threading.Channels.Channel.CreateUnbounded<string>(new() { SingleReader = true, SingleWriter = true });
+        var reader = new Thread(() =>
+        {
+            try
+            {
+                while (input.ReadLine() is { } line)
+                {
+                    lines.Writer.TryWrite(line);
+                }
+            }
+            catch (IOException)
+            {
+                // Standard input went away: as at its end.
+            }
+            finally
+            {
+                lines.Writer.TryComplete();
+            }
+        })
+        {
+            IsBackground = true,
+            Name = "lws input",
+        };
+        reader.Start();
+        return lines.Reader;
     }
 }

@@ -15,18 +15,23 @@ internal static class DemoCommand
 {
     private static readonly TimeSpan StepTimeout = TimeSpan.FromSeconds(10);
 
-    public static async Task<int> RunAsync(string[] args, TextWriter output, CancellationToken stop)
-    {
-        var line = CommandLine.Parse(args, [], []);
-        if (line.Positional.Count > 0)
-        {
-            throw new UsageException("demo takes no arguments.");
-        }
+    public static readonly CommandSpec Spec = new(
+        "demo",
+        "",
+        "Starts a server on loopback, discovers it, and shows two clients talking.",
+        """
+        Everything stays on 127.0.0.1: the server, its mDNS advertisement, the scan of 127.0.0.x and the
+        clients. The demo exits 0 only when every step worked, and says which did not otherwise.
+        """,
+        []);
 
-        var log = new Transcript(output);
+    public static async Task<int> RunAsync(CommandLine line, CliContext context)
+    {
+        line.NoPositional();
+        await using var log = new Transcript(context.Output, context.Color);
         try
         {
-            await RunStepsAsync(log, stop);
+            await RunStepsAsync(log, context.Stop);
             log.Line("demo", "done: everything above worked");
             return 0;
         }

@@ -1,53 +1,104 @@
+using System.Reflection;
+
 namespace LocalWebSocket.Cli;
 
-/// <summary>The <c>lws</c> tool: serve, connect and demo.</summary>
+/// <summary>Where a command reads and writes, what the terminal can do, and the token Ctrl+C cancels.</summary>
+internal sealed record CliContext(TextWriter Output, TextWriter Errors, TextReader Input, CancellationToken Stop)
+{
+    /// <summary>Whether standard output is a terminal that takes colours (and <c>NO_COLOR</c> is not set).</summary>
+    public bool Color { get; init; }
+
+    /// <summary>Whether standard error is a terminal, where long waits show their progress on one rewritten line.</summary>
+    public bool ShowProgress { get; init; }
+
+    /// <summary>
+    /// The process's console: colours only when standard output is a terminal, <c>NO_COLOR</c> is unset or
+    /// empty (no-color.org) and <c>TERM</c> is not <c>dumb</c>; progress only when standard error is a terminal.
+    /// </summary>
+    public static CliContext ForConsole() => new(Console.Out, Console.Error, Console.In, CancellationToken.None)
+    {
+        Color = !Console.IsOutputRedirected
+            && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NO_COLOR"))
+            && Environment.GetEnvironmentVariable("TERM") != "dumb",
+        ShowProgress = !Console.IsErrorRedirected,
+    };
+}
+
+/// <summary>The <c>lws</c> tool: serve, scan, connect and demo.</summary>
 internal static class Lws
 {
-    public const string Usage = """
-        lws: local-network WebSockets (server, client, demo)
+    private static readonly (CommandSpec Spec, Func<CommandLine, CliContext, Task<int>> Run)[] Commands =
+    [
+        (ServeCommand.Spec, ServeCommand.RunAsync),
+        (ScanCommand.Spec, ScanCommand.RunAsync),
+        (ConnectCommand.Spec, ConnectCommand.RunAsync),
+        (DemoCommand.Spec, DemoCommand.RunAsync),
+    ];
 
-        Usage:
-          lws serve [--host ADDR] [--port N] [--echo] [--detail key=value ...] [--token T ...]
-                    [--tls | --cert FILE [--cert-password P]] [--max-clients N] [--rate N/s]
-                    [--no-mdns] [--interface ADDR ...] [--duration SECONDS]
-                    [--max-connections N] [--max-per-ip N] [--handshakes-per-ip N] [--quiet]
-              Runs a server and logs connections and messages until Ctrl+C (or for SECONDS);
-              --quiet logs only the start and the final counts, no line per join, message or leave.
-              Defaults: --host 0.0.0.0 --port 8080, broadcast mode. --token requires ?token=T from clients.
-              Advertises over mDNS (_localws._tcp) on the listen address, or on --interface ADDR, unless --no-mdns.
-              --tls serves wss:// with a self-signed certificate kept in your data folder and prints its
-              fingerprint; --cert uses a PFX or PEM file. --max-clients refuses clients beyond N (close 1008);
-              --rate drops each client's messages beyond N per second.
-          lws scan [PREFIX|CIDR|HOST ...] [--port N] [--interface ADDR] [--mdns|--no-mdns] [--once] [--json]
-                   [--timeout MS] [--duration SECONDS]
-              Finds servers by probing GET / on every host (a.b.c, a.b.c.d/n, or a host; default: this
-              machine's subnets, or the --interface's /24) and by mDNS on --interface (default: all).
-              --once does one pass and prints a table; --json prints one object per server and line
-              (url, details, source, rttMs). Without --once it watches until Ctrl+C (or for SECONDS).
-          lws connect URL [--detail key=value ...] [--reconnect POLICY] [--json] [--pin SHA256]
-              Connects to ws://host:port/ws; lines you type are sent, messages and state changes are printed.
-              POLICY: jitter (default), exponential, linear, constant, infinite or none.
-              --json prints one JSON object per event and line, e.g. {"event":"state","state":"connected"},
-              {"event":"message","type":"text","text":"hi"} (binary as base64), {"event":"error",...}.
-              Ends at end of input, or when the client is refused or gives up. For wss:// with a self-signed
-              certificate, --pin takes the fingerprint the server printed.
-          lws demo
-              Starts a server on loopback, connects two clients and shows them talking.
-
-        Exit codes: 0 success, 1 failure, 2 wrong command line.
-        """;
-
-    /// <summary>Runs one command; <paramref name="cancellationToken"/> stops it as Ctrl+C does.</summary>
-    public static async Task<int> RunAsync(
-        string[] args, TextWriter output, TextWriter errors, TextReader input, CancellationToken cancellationToken = default)
+    /// <summary>The tool's version, e.g. <c>0.9.0</c>, from the one version all packages share.</summary>
+    public static string Version
     {
-        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+        get
         {
-            output.WriteLine(Usage);
-            return args.Length == 0 ? 2 : 0;
+            var informational = typeof(Lws).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
+            var plus = informational.IndexOf('+', StringComparison.Ordinal);
+            return plus < 0 ? informational : informational[..plus];
+        }
+    }
+
+    /// <summary>The text of <c>lws --help</c>.</summary>
+    public static string Overview
+    {
+        get
+        {
+            var width = Commands.Max(command => command.Spec.Name.Length) + 3;
+            var commands = string.Join('\n', Commands.Select(command => $"  {command.Spec.Name.PadRight(width)}{command.Spec.Summary}"));
+            return $"""
+                lws {Version}: local-network WebSockets: a server, a client, discovery, and a demo.
+
+                Usage: lws COMMAND [options]
+
+                Commands:
+                {commands}
+                  {"help".PadRight(width)}Shows the help of a command: lws help serve
+
+                Options:
+                  --version  Print the version and exit.
+                  --help     Show this help and exit.
+
+                Run 'lws COMMAND --help' for the options of a command.
+                Exit codes: 0 success, 1 failure, 2 wrong command line.
+                """;
+        }
+    }
+
+    /// <summary>Runs one command with plain output (no colours, no progress line); <paramref name="cancellationToken"/> stops it as Ctrl+C does.</summary>
+    public static Task<int> RunAsync(
+        string[] args, TextWriter output, TextWriter errors, TextReader input, CancellationToken cancellationToken = default) =>
+        RunAsync(args, new CliContext(output, errors, input, cancellationToken));
+
+    /// <summary>Runs one command; Ctrl+C and SIGTERM cancel <see cref="CliContext.Stop"/>.</summary>
+    public static async Task<int> RunAsync(string[] args, CliContext context)
+    {
+        if (args.Length == 0)
+        {
+            context.Errors.WriteLine(Overview);
+            return 2;
         }
 
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        switch (args[0])
+        {
+            case "--help" or "-h":
+                context.Output.WriteLine(Overview);
+                return 0;
+            case "--version":
+                context.Output.WriteLine($"lws {Version}");
+                return 0;
+            case "help":
+                return Help(args, context);
+        }
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.Stop);
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {
             e.Cancel = true;
@@ -55,42 +106,76 @@ internal static class Lws
         };
         Console.CancelKeyPress += onCancel;
         using var onTerm = System.Runtime.InteropServices.PosixSignalRegistration.Create(
-            System.Runtime.InteropServices.PosixSignal.SIGTERM, context =>
+            System.Runtime.InteropServices.PosixSignal.SIGTERM, signal =>
             {
-                context.Cancel = true;
+                signal.Cancel = true;
                 stop.Cancel();
             });
         try
         {
-            var rest = args.AsSpan(1).ToArray();
-            return args[0] switch
+            var (spec, run) = Find(args[0]) ?? throw new UsageException($"unknown command '{args[0]}'");
+            var line = CommandLine.Parse(args.AsSpan(1).ToArray(), spec);
+            if (line.HelpRequested)
             {
-                "serve" => await ServeCommand.RunAsync(rest, output, stop.Token),
-                "connect" => await ConnectCommand.RunAsync(rest, output, input, stop.Token),
-                "demo" => await DemoCommand.RunAsync(rest, output, stop.Token),
-                "scan" => await ScanCommand.RunAsync(rest, output, stop.Token),
-                _ => throw new UsageException($"Unknown command '{args[0]}'."),
-            };
+                context.Output.Write(spec.Help);
+                return 0;
+            }
+
+            return await run(line, context with { Stop = stop.Token });
         }
         catch (UsageException exception)
         {
-            errors.WriteLine($"lws: {exception.Message}");
-            errors.WriteLine("Run 'lws --help' for usage.");
+            var help = exception.Command is { } command ? $"lws {command} --help" : "lws --help";
+            context.Errors.WriteLine($"lws{(exception.Command is null ? ":" : "")} {exception.Message}. See '{help}'.");
             return 2;
         }
         catch (LocalWebSocketException exception)
         {
-            errors.WriteLine($"lws: {exception.Code}: {exception.Message}{(exception.StatusCode is { } status ? $" (HTTP {status})" : "")}");
+            context.Errors.WriteLine($"lws: {exception.Code}: {exception.Message}{(exception.StatusCode is { } status ? $" (HTTP {status})" : "")}");
             return 1;
         }
         catch (System.Net.Sockets.SocketException exception)
         {
-            errors.WriteLine($"lws: {exception.Message}");
+            context.Errors.WriteLine($"lws: {exception.Message}");
             return 1;
         }
         finally
         {
             Console.CancelKeyPress -= onCancel;
         }
+    }
+
+    /// <summary><c>lws help</c> and <c>lws help COMMAND</c>.</summary>
+    private static int Help(string[] args, CliContext context)
+    {
+        if (args.Length == 1)
+        {
+            context.Output.WriteLine(Overview);
+            return 0;
+        }
+
+        if (args.Length == 2 && Find(args[1]) is { } found)
+        {
+            context.Output.Write(found.Spec.Help);
+            return 0;
+        }
+
+        context.Errors.WriteLine(args.Length == 2
+            ? $"lws: unknown command '{args[1]}'. See 'lws --help'."
+            : "lws: help takes one command, e.g. lws help serve. See 'lws --help'.");
+        return 2;
+    }
+
+    private static (CommandSpec Spec, Func<CommandLine, CliContext, Task<int>> Run)? Find(string name)
+    {
+        foreach (var command in Commands)
+        {
+            if (command.Spec.Name == name)
+            {
+                return command;
+            }
+        }
+
+        return null;
     }
 }

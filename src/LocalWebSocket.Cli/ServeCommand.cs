@@ -7,18 +7,38 @@ namespace LocalWebSocket.Cli;
 /// <summary><c>lws serve</c>: a server that logs what happens until it is stopped.</summary>
 internal static class ServeCommand
 {
-    public static async Task<int> RunAsync(string[] args, TextWriter output, CancellationToken stop)
-    {
-        var line = CommandLine.Parse(
-            args,
-            ["--host", "--port", "--detail", "--token", "--duration", "--interface", "--cert", "--cert-password", "--max-clients", "--rate",
-             "--max-connections", "--max-per-ip", "--handshakes-per-ip"],
-            ["--echo", "--no-mdns", "--tls", "--quiet"]);
-        if (line.Positional.Count > 0)
-        {
-            throw new UsageException($"serve takes no argument '{line.Positional[0]}'.");
-        }
+    public static readonly CommandSpec Spec = new(
+        "serve",
+        "",
+        "Runs a server and logs joins, messages and leaves until Ctrl+C.",
+        """
+        GET / answers the details document, WebSockets are accepted at /ws, and each message goes to every
+        other client (broadcast mode) or to every client (--echo). The server advertises itself over mDNS
+        (_localws._tcp) so that 'lws scan' and apps find it without typing an address.
+        """,
+        [
+            new("--host", "ADDR", "Address to listen on (default 0.0.0.0: every IPv4 interface, reachable from the LAN;\n:: adds IPv6; 127.0.0.1 is this machine only)."),
+            new("--port", "N", "TCP port (default 8080, as Dart servers; 0 picks a free one)."),
+            new("--echo", null, "Echo mode: a message goes to every client, the sender too (default: broadcast)."),
+            new("--detail", "KEY=VALUE", "A field of the details document at GET / (repeatable)."),
+            new("--token", "T", "Require ?token=T from clients (repeatable: any of them passes)."),
+            new("--tls", null, "Serve wss:// with a self-signed certificate kept in your data folder;\nprints its fingerprint for clients to pin."),
+            new("--cert", "FILE", "Serve wss:// with this certificate (PFX, or PEM with its key)."),
+            new("--cert-password", "P", "The password of --cert."),
+            new("--max-clients", "N", "Refuse clients beyond N (closed with 1008)."),
+            new("--rate", "N/s", "Drop each client's messages beyond N per second."),
+            new("--max-connections", "N", "Connections at once, handshakes included (default 10,000; more get 503)."),
+            new("--max-per-ip", "N", "Connections at once from one network address (default 64; more get 429)."),
+            new("--handshakes-per-ip", "N", "New connections per second from one network address (default 50, bursts of 100;\nmore get 429)."),
+            new("--no-mdns", null, "Do not advertise over mDNS."),
+            new("--interface", "ADDR", "Advertise over mDNS on this IPv4 interface (repeatable; default: the listen address,\nor every LAN interface)."),
+            new("--duration", "SECONDS", "Stop after SECONDS (default: run until Ctrl+C)."),
+            new("--quiet", null, "Log only the start and the final counts: no line per join, message or leave."),
+        ]);
 
+    public static async Task<int> RunAsync(CommandLine line, CliContext context)
+    {
+        line.NoPositional();
         var options = new LocalWebSocketServerOptions
         {
             Port = line.Int("--port", LocalWebSocketServerOptions.DefaultPort, 0, 65535),
@@ -30,7 +50,7 @@ internal static class ServeCommand
         }
         catch (ArgumentException exception)
         {
-            throw new UsageException($"--host: {exception.Message}");
+            throw line.Error($"--host: {exception.Message.TrimEnd('.')}");
         }
 
         var details = new JsonObject();
@@ -45,11 +65,12 @@ internal static class ServeCommand
         {
             if (!System.Net.IPAddress.TryParse(text, out var address) || address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork)
             {
-                throw new UsageException($"--interface takes an IPv4 address of this machine, not '{text}'.");
+                throw line.Error($"--interface takes an IPv4 address of this machine, not '{text}'");
             }
 
             options.MdnsInterfaces.Add(address);
         }
+
         if (line.All("--token") is { Count: > 0 } tokens)
         {
             options.RequestAuthenticator = new QueryTokenAuthenticator(tokens);
@@ -65,22 +86,23 @@ internal static class ServeCommand
 
         if (line.Last("--rate") is { } rate)
         {
-            options.MessageValidator = new RateLimitValidator(ParseRate(rate), TimeSpan.FromSeconds(1));
+            options.MessageValidator = new RateLimitValidator(ParseRate(line, rate), TimeSpan.FromSeconds(1));
         }
 
         options.Certificate = LoadCertificate(line);
         var duration = line.Int("--duration", 0, 0, int.MaxValue / 1000);
-        using var lifetime = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        using var lifetime = CancellationTokenSource.CreateLinkedTokenSource(context.Stop);
         if (duration > 0)
         {
             lifetime.CancelAfter(TimeSpan.FromSeconds(duration));
         }
 
-        var log = new Transcript(output);
+        // Event handlers run on the connections' receive loops: the transcript queues their lines for a
+        // thread of its own, so a console that does not keep up never holds up a connection.
+        await using var log = new Transcript(context.Output, context.Color);
         await using var server = new LocalWebSocketServer(options);
         if (!line.Has("--quiet"))
         {
-            // A line per event is a formatted, flushed write: --quiet leaves them out under load (benchmarks).
             server.ClientConnected += (_, e) =>
                 log.Line("server", $"+ {e.Client.Id} from {e.Client.RemoteEndPoint} {Transcript.Describe(e.Client.Details)} ({server.Clients.Count} connected)");
             server.ClientDisconnected += (_, e) =>
@@ -88,29 +110,36 @@ internal static class ServeCommand
             server.MessageReceived += (_, e) => log.Line("server", $"< {e.Client.Id}: {Transcript.Describe(e.Message)}");
         }
 
-        await server.StartAsync(stop);
-        log.Line("server", $"listening on {server.LocalEndPoint} in {options.Routing.ToString().ToLowerInvariant()} mode");
-        log.Line("server", $"WebSocket: {server.WebSocketUrl}   details: {server.Address}");
+        await server.StartAsync(context.Stop);
+        log.Report("server", $"listening on {server.LocalEndPoint} in {options.Routing.ToString().ToLowerInvariant()} mode");
+        foreach (var url in server.WebSocketUrls)
+        {
+            var local = System.Net.IPAddress.TryParse(url.Host.Trim('[', ']'), out var address) && System.Net.IPAddress.IsLoopback(address);
+            log.Report("server", $"connect to {url}{(local ? "   (this machine only)" : "")}");
+        }
+
+        log.Report("server", $"details document: {server.Address}");
         if (server.CertificateFingerprint is { } fingerprint)
         {
-            log.Line("server", $"TLS certificate SHA-256: {fingerprint}");
-            log.Line("server", $"clients pin it: lws connect {server.WebSocketUrl} --pin {fingerprint}");
+            log.Report("server", $"TLS certificate SHA-256: {fingerprint}");
+            log.Report("server", $"clients pin it: lws connect {server.WebSocketUrl} --pin {fingerprint}");
         }
+
         if (server.AdvertisedServiceName is { } service)
         {
-            log.Line("server", $"advertising \"{service}\" over mDNS (_localws._tcp)");
+            log.Report("server", $"advertising \"{service}\" over mDNS (_localws._tcp)");
         }
         else if (server.AdvertisingError is { } error)
         {
-            log.Line("server", $"not advertising over mDNS: {error.Message}");
+            log.Report("server", $"not advertising over mDNS: {error.Message}");
         }
 
-        log.Line("server", "press Ctrl+C to stop");
+        log.Report("server", "press Ctrl+C to stop");
 
         await Task.Delay(Timeout.Infinite, lifetime.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await server.StopAsync(CancellationToken.None);
         var stats = server.GetStatistics();
-        log.Line("server", $"stopped: {stats.ClientsJoined} clients joined, {stats.MessagesReceived} messages received, {stats.MessagesSent} sent, "
+        log.Report("server", $"stopped: {stats.ClientsJoined} clients joined, {stats.MessagesReceived} messages received, {stats.MessagesSent} sent, "
             + $"{stats.MessagesDropped} dropped, {stats.SlowClientsDisconnected} slow clients closed");
         return 0;
     }
@@ -126,7 +155,7 @@ internal static class ServeCommand
             }
             catch (Exception exception) when (exception is IOException or System.Security.Cryptography.CryptographicException or UnauthorizedAccessException)
             {
-                throw new UsageException($"--cert: cannot load '{path}': {exception.Message}");
+                throw line.Error($"--cert: cannot load '{path}': {exception.Message.TrimEnd('.')}");
             }
         }
 
@@ -140,11 +169,11 @@ internal static class ServeCommand
     }
 
     /// <summary>"20/s" or "20": messages per second per client.</summary>
-    private static int ParseRate(string text)
+    private static int ParseRate(CommandLine line, string text)
     {
         var number = text.EndsWith("/s", StringComparison.Ordinal) ? text[..^2] : text;
         return int.TryParse(number, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var rate) && rate > 0
             ? rate
-            : throw new UsageException($"--rate takes messages per second, e.g. 20/s, not '{text}'.");
+            : throw line.Error($"--rate takes messages per second, e.g. 20/s, not '{text}'");
     }
 }

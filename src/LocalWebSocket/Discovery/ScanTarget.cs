@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Net;
-using System.Net.NetworkInformation;
 using System.Net.Sockets;
 
 namespace LocalWebSocket.Discovery;
@@ -106,18 +105,7 @@ public sealed class ScanTarget
     /// </summary>
     public static IReadOnlyList<ScanTarget> FromLocalInterfaces(bool includeLoopback = false)
     {
-        var addresses = new List<InterfaceAddress>();
-        foreach (var network in NetworkInterface.GetAllNetworkInterfaces())
-        {
-            var isUp = network.OperationalStatus == OperationalStatus.Up;
-            var isLoopback = network.NetworkInterfaceType == NetworkInterfaceType.Loopback;
-            foreach (var unicast in network.GetIPProperties().UnicastAddresses)
-            {
-                addresses.Add(new InterfaceAddress(unicast.Address, unicast.PrefixLength, isUp, isLoopback));
-            }
-        }
-
-        return FromInterfaces(addresses, includeLoopback);
+        return FromInterfaces(Internal.LocalNetwork.Addresses(), includeLoopback);
     }
 
     /// <summary>
@@ -125,7 +113,7 @@ public sealed class ScanTarget
     /// larger than <see cref="MaxHosts"/> is narrowed to the /24 around the interface's own address, and
     /// loopback (127.0.0.0/8) is narrowed to 127.0.0.0/24.
     /// </summary>
-    internal static IReadOnlyList<ScanTarget> FromInterfaces(IEnumerable<InterfaceAddress> addresses, bool includeLoopback)
+    internal static IReadOnlyList<ScanTarget> FromInterfaces(IEnumerable<Internal.InterfaceAddress> addresses, bool includeLoopback)
     {
         var targets = new List<ScanTarget>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -180,6 +168,3 @@ public sealed class ScanTarget
     private static IPAddress FromUInt(uint value) =>
         new([(byte)(value >> 24), (byte)(value >> 16), (byte)(value >> 8), (byte)value]);
 }
-
-/// <summary>One address of a network interface, as subnet detection sees it.</summary>
-internal readonly record struct InterfaceAddress(IPAddress Address, int PrefixLength, bool IsUp, bool IsLoopback);

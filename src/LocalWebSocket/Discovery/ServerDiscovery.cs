@@ -98,34 +98,105 @@ public sealed class ServerDiscovery : IDisposable
     /// <summary>One scan of every target and <see cref="DiscoveryOptions.MdnsWait"/> of mDNS browsing, at the same time; merged.</summary>
     public async Task<IReadOnlyList<DiscoveredServer>> FindAsync(CancellationToken cancellationToken = default)
     {
-        var scan = _options.UseScan ? _scanner.ScanOnceAsync(Targets(), cancellationToken) : Task.FromResult<IReadOnlyList<DiscoveredServer>>([]);
-        var mdns = _options.UseMdns ? BrowseForAsync(_options.MdnsWait, cancellationToken) : Task.FromResult<IReadOnlyList<DiscoveredServer>>([]);
-        await Task.WhenAll(scan, mdns).ConfigureAwait(false);
-        return Merge(await scan.ConfigureAwait(false), await mdns.ConfigureAwait(false));
-    }
-
-    private async Task<IReadOnlyList<DiscoveredServer>> BrowseForAsync(TimeSpan wait, CancellationToken cancellationToken)
-    {
-        using var window = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        window.CancelAfter(wait);
         IReadOnlyList<DiscoveredServer> last = [];
-        try
+        await foreach (var snapshot in DiscoverAsync(scanProgress: null, cancellationToken).ConfigureAwait(false))
         {
-            await foreach (var snapshot in new MdnsBrowser(MdnsInterfaces(), _time).WatchAsync(window.Token).ConfigureAwait(false))
-            {
-                last = snapshot.Servers;
-            }
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            // The listening window is over.
-        }
-        catch (LocalWebSocketException error)
-        {
-            MdnsError = error;
+            last = snapshot.Servers;
         }
 
         return last;
+    }
+
+    /// <summary>
+    /// One pass of discovery as it happens: a scan of every target and <see cref="DiscoveryOptions.MdnsWait"/>
+    /// of mDNS browsing at the same time, yielding what each answer adds or changes, so a caller can show a
+    /// server the moment it answers. A server found one way and then the other comes again in
+    /// <see cref="DiscoverySnapshot.Changed"/>, with both sources. It ends with the pass; its last
+    /// <see cref="DiscoverySnapshot.Servers"/> is what <see cref="FindAsync"/> returns.
+    /// </summary>
+    /// <param name="scanProgress">Told after each probe of the scan how far it is; its handler must not block.</param>
+    /// <param name="cancellationToken">Stops the pass.</param>
+    public async IAsyncEnumerable<DiscoverySnapshot> DiscoverAsync(
+        IProgress<ScanProgress>? scanProgress = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var arrivals = Channel.CreateUnbounded<(DiscoverySource Source, DiscoveredServer Server)>(new() { SingleReader = true });
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var producing = ProduceAsync();
+        var found = new Dictionary<DiscoverySource, Dictionary<Uri, DiscoveredServer>> { [DiscoverySource.Scan] = [], [DiscoverySource.Mdns] = [] };
+        var known = new Dictionary<Uri, DiscoveredServer>();
+        try
+        {
+            while (await arrivals.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                while (arrivals.Reader.TryRead(out var arrival))
+                {
+                    found[arrival.Source][arrival.Server.Url] = arrival.Server;
+                }
+
+                var merged = Merge([.. found[DiscoverySource.Scan].Values], [.. found[DiscoverySource.Mdns].Values]);
+                var added = merged.Where(server => !known.ContainsKey(server.Url)).ToList();
+                var changed = merged.Where(server => known.TryGetValue(server.Url, out var before)
+                    && (before.Source != server.Source || before.DetailsJson != server.DetailsJson)).ToList();
+                if (added.Count + changed.Count > 0)
+                {
+                    known = merged.ToDictionary(server => server.Url);
+                    yield return new DiscoverySnapshot(merged, added, [], changed);
+                }
+            }
+
+            await producing.ConfigureAwait(false);
+        }
+        finally
+        {
+            await stop.CancelAsync().ConfigureAwait(false);
+            await producing.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
+        async Task ProduceAsync()
+        {
+            try
+            {
+                await Task.WhenAll(
+                    _options.UseScan ? ScanIntoAsync() : Task.CompletedTask,
+                    _options.UseMdns ? BrowseIntoAsync() : Task.CompletedTask).ConfigureAwait(false);
+            }
+            finally
+            {
+                arrivals.Writer.TryComplete();
+            }
+        }
+
+        async Task ScanIntoAsync()
+        {
+            await foreach (var server in _scanner.ScanAsync(Targets(), scanProgress, stop.Token).ConfigureAwait(false))
+            {
+                arrivals.Writer.TryWrite((DiscoverySource.Scan, server));
+            }
+        }
+
+        async Task BrowseIntoAsync()
+        {
+            using var window = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
+            window.CancelAfter(_options.MdnsWait);
+            try
+            {
+                await foreach (var snapshot in new MdnsBrowser(MdnsInterfaces(), _time).WatchAsync(window.Token).ConfigureAwait(false))
+                {
+                    foreach (var server in snapshot.Added.Concat(snapshot.Changed))
+                    {
+                        arrivals.Writer.TryWrite((DiscoverySource.Mdns, server));
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (!stop.IsCancellationRequested)
+            {
+                // The listening window is over.
+            }
+            catch (LocalWebSocketException error)
+            {
+                MdnsError = error;
+            }
+        }
     }
 
     private async Task ProduceAsync(

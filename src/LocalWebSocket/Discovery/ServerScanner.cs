@@ -52,23 +52,74 @@ public sealed class ServerScanner : IDisposable
     /// <returns>The servers found, ordered by URL.</returns>
     public async Task<IReadOnlyList<DiscoveredServer>> ScanOnceAsync(IEnumerable<ScanTarget> targets, CancellationToken cancellationToken = default)
     {
+        var found = new List<DiscoveredServer>();
+        await foreach (var server in ScanAsync(targets, progress: null, cancellationToken).ConfigureAwait(false))
+        {
+            found.Add(server);
+        }
+
+        return [.. found.OrderBy(server => server.Url.ToString(), StringComparer.Ordinal)];
+    }
+
+    /// <summary>
+    /// Probes every host of <paramref name="targets"/> once and yields each server the moment it answers, so a
+    /// caller can show it (or connect to it) without waiting for the slowest host of the subnet.
+    /// </summary>
+    /// <param name="targets">What to probe.</param>
+    /// <param name="progress">Told after each probe how far the scan is; its handler must not block.</param>
+    /// <param name="cancellationToken">Stops the scan.</param>
+    public async IAsyncEnumerable<DiscoveredServer> ScanAsync(
+        IEnumerable<ScanTarget> targets, IProgress<ScanProgress>? progress = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
         ArgumentNullException.ThrowIfNull(targets);
         var hosts = targets.SelectMany(target => target.Hosts()).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
-        var found = new List<DiscoveredServer>();
-        await Parallel.ForEachAsync(
-            hosts,
-            new ParallelOptions { MaxDegreeOfParallelism = _options.MaxConcurrency, CancellationToken = cancellationToken },
-            async (host, token) =>
+        var found = System.Threading.Channels.Channel.CreateUnbounded<DiscoveredServer>(new() { SingleReader = true });
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var probed = 0;
+        var servers = 0;
+        progress?.Report(new ScanProgress(0, hosts.Count, 0));
+        var probing = ProbeAllAsync();
+        try
+        {
+            await foreach (var server in found.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
-                if (await ProbeAsync(host, token).ConfigureAwait(false) is { } server)
-                {
-                    lock (found)
+                yield return server;
+            }
+
+            // Rethrows a cancellation the channel's end hid.
+            await probing.ConfigureAwait(false);
+        }
+        finally
+        {
+            // The caller stopped early (found what it wanted) or failed: the remaining probes end with it.
+            await stop.CancelAsync().ConfigureAwait(false);
+            await probing.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
+        async Task ProbeAllAsync()
+        {
+            try
+            {
+                await Parallel.ForEachAsync(
+                    hosts,
+                    new ParallelOptions { MaxDegreeOfParallelism = _options.MaxConcurrency, CancellationToken = stop.Token },
+                    async (host, token) =>
                     {
-                        found.Add(server);
-                    }
-                }
-            }).ConfigureAwait(false);
-        return [.. found.OrderBy(server => server.Url.ToString(), StringComparer.Ordinal)];
+                        var server = await ProbeAsync(host, token).ConfigureAwait(false);
+                        if (server is not null)
+                        {
+                            Interlocked.Increment(ref servers);
+                            found.Writer.TryWrite(server);
+                        }
+
+                        progress?.Report(new ScanProgress(Interlocked.Increment(ref probed), hosts.Count, Volatile.Read(ref servers)));
+                    }).ConfigureAwait(false);
+            }
+            finally
+            {
+                found.Writer.TryComplete();
+            }
+        }
     }
 
     /// <inheritdoc cref="ScanOnceAsync(IEnumerable{ScanTarget}, CancellationToken)"/>

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
@@ -122,19 +121,11 @@ public static class TlsCertificates
     {
         yield return IPAddress.Loopback;
         yield return IPAddress.IPv6Loopback;
-        foreach (var network in NetworkInterface.GetAllNetworkInterfaces())
+        foreach (var local in Internal.LocalNetwork.Addresses())
         {
-            if (network.OperationalStatus != OperationalStatus.Up || network.NetworkInterfaceType == NetworkInterfaceType.Loopback)
+            if (local.IsLan && (local.IsIPv4 || !local.Address.IsIPv6LinkLocal))
             {
-                continue;
-            }
-
-            foreach (var unicast in network.GetIPProperties().UnicastAddresses)
-            {
-                if (unicast.Address.AddressFamily == AddressFamily.InterNetwork || !unicast.Address.IsIPv6LinkLocal)
-                {
-                    yield return unicast.Address;
-                }
+                yield return local.Address;
             }
         }
     }

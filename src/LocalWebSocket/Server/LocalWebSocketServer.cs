@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using LocalWebSocket.Internal;
@@ -144,6 +143,15 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
     /// <summary>The WebSocket URL clients connect to, e.g. <c>ws://192.168.1.20:8080/ws</c>.</summary>
     /// <exception cref="InvalidOperationException">The server is not running.</exception>
     public Uri WebSocketUrl => new UriBuilder(IsSecure ? "wss" : "ws", FormatHost(UsableAddress()), Port, Protocol.ProtocolConstants.WebSocketPath).Uri;
+
+    /// <summary>
+    /// Every WebSocket URL clients can connect to. For a wildcard listen address (<c>0.0.0.0</c>, <c>::</c>) one
+    /// per address of this machine, the LAN's first (IPv6 link-local ones left out) and loopback last, so that
+    /// an app can show or share each; for a specific listen address, its one URL.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The server is not running.</exception>
+    public IReadOnlyList<Uri> WebSocketUrls =>
+        [.. ReachableAddresses().Select(address => new UriBuilder(IsSecure ? "wss" : "ws", FormatHost(address), Port, Protocol.ProtocolConstants.WebSocketPath).Uri)];
 
     /// <summary>The clients connected now.</summary>
     public IReadOnlyList<ConnectedClient> Clients => Array.AsReadOnly(ClientSnapshot());
@@ -611,6 +619,29 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
     private static string FormatHost(IPAddress address) =>
         address.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{address}]" : address.ToString();
 
+    private List<IPAddress> ReachableAddresses()
+    {
+        var bound = LocalEndPoint.Address;
+        var dual = bound.Equals(IPAddress.IPv6Any);
+        if (!dual && !bound.Equals(IPAddress.Any))
+        {
+            return [bound.IsIPv4MappedToIPv6 ? bound.MapToIPv4() : bound];
+        }
+
+        List<IPAddress> addresses = [.. LocalNetwork.Addresses()
+            .Where(local => local.IsLan && (local.IsIPv4 || (dual && !local.Address.IsIPv6LinkLocal)))
+            .OrderBy(local => local.IsIPv4 ? 0 : 1)
+            .Select(local => local.Address)
+            .Distinct()];
+        addresses.Add(IPAddress.Loopback);
+        if (dual)
+        {
+            addresses.Add(IPAddress.IPv6Loopback);
+        }
+
+        return addresses;
+    }
+
     private IPAddress UsableAddress()
     {
         var bound = LocalEndPoint.Address;
@@ -619,23 +650,7 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
             return bound.IsIPv4MappedToIPv6 ? bound.MapToIPv4() : bound;
         }
 
-        foreach (var network in NetworkInterface.GetAllNetworkInterfaces())
-        {
-            if (network.OperationalStatus != OperationalStatus.Up || network.NetworkInterfaceType == NetworkInterfaceType.Loopback)
-            {
-                continue;
-            }
-
-            foreach (var unicast in network.GetIPProperties().UnicastAddresses)
-            {
-                if (unicast.Address.AddressFamily == AddressFamily.InterNetwork)
-                {
-                    return unicast.Address;
-                }
-            }
-        }
-
-        return IPAddress.Loopback;
+        return LocalNetwork.LanIPv4() is [var first, ..] ? first : IPAddress.Loopback;
     }
 
     private void Raise<T>(EventHandler<T>? handler, T args)

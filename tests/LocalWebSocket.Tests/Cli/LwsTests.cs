@@ -56,7 +56,8 @@ public sealed class LwsTests
         var exitCode = await RunAsync(output, null, args).Within();
 
         Assert.Equal(2, exitCode);
-        Assert.StartsWith("lws: ", output.Lines.Items[0], StringComparison.Ordinal);
+        var error = Assert.Single(output.Lines.Items);
+        Assert.Matches(@"^lws( [a-z]+)?: .+\. See 'lws( [a-z]+)? --help'\.$", error);
     }
 
     [Fact]
@@ -124,7 +125,9 @@ public sealed class LwsTests
             "--interface", "127.0.0.1", "--once", "--json").Within();
 
         Assert.Equal(0, exitCode);
-        var line = Assert.Single(output.Lines.Items, l => l.Contains(server.WebSocketUrl.ToString(), StringComparison.Ordinal));
+        // A line as each source finds it; the last one knows both.
+        var line = output.Lines.Items.Last(l => l.Contains(server.WebSocketUrl.ToString(), StringComparison.Ordinal));
+        Assert.All(output.Lines.Items, l => Assert.Matches("""^\{"event":"(added|changed)","url":""", l));
         using var json = System.Text.Json.JsonDocument.Parse(line);
         Assert.Equal(server.WebSocketUrl.ToString(), json.RootElement.GetProperty("url").GetString());
         Assert.Equal("cli scan", json.RootElement.GetProperty("details").GetProperty("name").GetString());
@@ -141,8 +144,11 @@ public sealed class LwsTests
         var table = new LineWriter();
 
         Assert.Equal(0, await RunAsync(table, null, "scan", "127.0.15", "--port", port, "--no-mdns", "--once").Within());
-        Assert.StartsWith("URL", table.Lines.Items[0], StringComparison.Ordinal);
-        Assert.Contains(table.Lines.Items, l => l.StartsWith(url.ToString(), StringComparison.Ordinal) && l.Contains("scan", StringComparison.Ordinal));
+        Assert.StartsWith($"added   {url}  scan", table.Lines.Items[0], StringComparison.Ordinal);
+        Assert.Matches(@"^1 server found in \d+\.\d s:$", table.Lines.Items[1]);
+        Assert.StartsWith("URL", table.Lines.Items[2], StringComparison.Ordinal);
+        Assert.StartsWith(url.ToString(), table.Lines.Items[3], StringComparison.Ordinal);
+        Assert.Contains("scan", table.Lines.Items[3], StringComparison.Ordinal);
 
         var live = new LineWriter();
         using var stop = new CancellationTokenSource();

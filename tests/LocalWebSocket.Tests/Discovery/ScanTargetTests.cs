@@ -1,5 +1,6 @@
 using System.Net;
 using LocalWebSocket.Discovery;
+using LocalWebSocket.Internal;
 
 namespace LocalWebSocket.Tests.Discovery;
 

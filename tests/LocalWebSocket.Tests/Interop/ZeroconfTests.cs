@@ -90,7 +90,7 @@ public sealed class ZeroconfTests
         await using (var scan = lan.StartLws(2, "scan", "198.18.0", "--port", "8080", "--interface", clientHost, "--once", "--json"))
         {
             Assert.Equal(0, await scan.WaitForExitAsync());
-            Assert.Contains($$"""{"url":"ws://{{serverHost}}:8080/ws","details":{"name":"ns server"},"source":"scan,mdns",""", scan.Output, StringComparison.Ordinal);
+            Assert.Matches($$"""{"event":"(added|changed)","url":"ws://{{System.Text.RegularExpressions.Regex.Escape(serverHost)}}:8080/ws","details":{"name":"ns server"},"source":"scan,mdns",""", scan.Output);
         }
 
         // Zeroconf on host 2 resolves our advertisement from host 1.
@@ -105,7 +105,7 @@ public sealed class ZeroconfTests
         await register.WaitForLineAsync("registered");
         await using var mdnsOnly = lan.StartLws(1, "scan", serverHost, "--port", "9099", "--interface", serverHost, "--once", "--json");
         Assert.Equal(0, await mdnsOnly.WaitForExitAsync());
-        Assert.Contains($$"""{"url":"ws://{{clientHost}}:9099/ws","details":{"name":"zeroconf peer"},"source":"mdns",""", mdnsOnly.Output, StringComparison.Ordinal);
+        Assert.Contains($$"""{"event":"added","url":"ws://{{clientHost}}:9099/ws","details":{"name":"zeroconf peer"},"source":"mdns",""", mdnsOnly.Output, StringComparison.Ordinal);
     }
 
     private static async Task<DiscoverySnapshot> UntilAsync(IAsyncEnumerator<DiscoverySnapshot> rounds, Func<DiscoverySnapshot, bool> condition)

@@ -47,4 +47,7 @@ internal sealed class ScriptedInput : TextReader
 
     public override async ValueTask<string?> ReadLineAsync(CancellationToken cancellationToken) =>
         await _lines.Reader.ReadAsync(cancellationToken);
+
+    /// <summary>Blocks until a line is typed, as a console read does (lws reads input on a thread of its own).</summary>
+    public override string? ReadLine() => _lines.Reader.ReadAsync().AsTask().GetAwaiter().GetResult();
 }

@@ -45,6 +45,15 @@ internal sealed class PeerProcess : IAsyncDisposable
 
     public static string PeersDirectory { get; } = FindPeersDirectory();
 
+    /// <summary>The lws tool as built next to the tests, started the way a user runs it.</summary>
+    public static string LwsDll { get; } = Path.Combine(AppContext.BaseDirectory, "lws.dll");
+
+    /// <summary>The program's standard input, when it was started with it redirected.</summary>
+    public StreamWriter StandardInput => _process.StandardInput;
+
+    /// <summary>When each line of standard output arrived.</summary>
+    public Probe<string> Lines => _lines;
+
     public string Output
     {
         get
@@ -83,13 +92,17 @@ internal sealed class PeerProcess : IAsyncDisposable
     }
 
     /// <summary>Starts any program, in the peers folder, with its output captured.</summary>
-    public static PeerProcess StartRaw(string program, params string[] arguments)
+    public static PeerProcess StartRaw(string program, params string[] arguments) => StartRaw(program, redirectInput: false, arguments);
+
+    /// <summary>Starts any program, in the peers folder, with its output captured and, if asked, its input ours to write.</summary>
+    public static PeerProcess StartRaw(string program, bool redirectInput, params string[] arguments)
     {
         var info = new ProcessStartInfo(program)
         {
             WorkingDirectory = PeersDirectory,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
+            RedirectStandardInput = redirectInput,
             UseShellExecute = false,
         };
         foreach (var argument in arguments)

@@ -112,19 +112,7 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
     ];
 
     /// <summary>The IPv6 addresses of the interface that holds <paramref name="ipv4"/> (::1 for loopback).</summary>
-    private static IReadOnlyList<IPAddress> Ipv6AddressesOf(IPAddress ipv4)
-    {
-        foreach (var network in System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces())
-        {
-            var unicast = network.GetIPProperties().UnicastAddresses;
-            if (unicast.Any(u => u.Address.Equals(ipv4)))
-            {
-                return [.. unicast.Select(u => u.Address).Where(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6)];
-            }
-        }
-
-        return [];
-    }
+    private static IReadOnlyList<IPAddress> Ipv6AddressesOf(IPAddress ipv4) => Internal.LocalNetwork.IPv6Beside(ipv4);
 
     private async Task AnswerLoopAsync(MdnsTransport transport, CancellationToken cancellationToken)
     {

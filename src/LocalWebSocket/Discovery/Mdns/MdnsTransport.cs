@@ -87,24 +87,8 @@ internal sealed class MdnsTransport : IDisposable
     /// The IPv4 addresses of the interfaces that are up, support multicast, and are not loopback: where
     /// mDNS goes when no interface is named.
     /// </summary>
-    public static IReadOnlyList<IPAddress> DefaultInterfaces()
-    {
-        var addresses = new List<IPAddress>();
-        foreach (var network in System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces())
-        {
-            if (network.OperationalStatus != System.Net.NetworkInformation.OperationalStatus.Up || !network.SupportsMulticast
-                || network.NetworkInterfaceType == System.Net.NetworkInformation.NetworkInterfaceType.Loopback)
-            {
-                continue;
-            }
-
-            addresses.AddRange(network.GetIPProperties().UnicastAddresses
-                .Select(unicast => unicast.Address)
-                .Where(address => address.AddressFamily == AddressFamily.InterNetwork));
-        }
-
-        return addresses;
-    }
+    public static IReadOnlyList<IPAddress> DefaultInterfaces() =>
+        [.. Internal.LocalNetwork.Addresses().Where(a => a.IsLan && a.IsIPv4 && a.SupportsMulticast).Select(a => a.Address)];
 
     public void Dispose() => _socket.Dispose();
 }

@@ -1,0 +1,101 @@
+using System.Reflection;
+using LocalWebSocket.Cli;
+using LocalWebSocket.Tests.Support;
+
+namespace LocalWebSocket.Tests.Cli;
+
+/// <summary>How lws behaves as a command line: help, version, and one-line errors.</summary>
+public sealed class LwsCommandLineTests
+{
+    public static TheoryData<string> Commands => new() { "serve", "scan", "connect", "demo" };
+
+    private static async Task<(int ExitCode, LineWriter Output, LineWriter Errors)> RunAsync(params string[] args)
+    {
+        var output = new LineWriter();
+        var errors = new LineWriter();
+        var exitCode = await Lws.RunAsync(args, output, errors, TextReader.Null).Within();
+        return (exitCode, output, errors);
+    }
+
+    [Theory]
+    [MemberData(nameof(Commands))]
+    public async Task Every_command_has_help_that_lists_each_option_it_accepts(string command)
+    {
+        var (exitCode, output, errors) = await RunAsync(command, "--help");
+        var (helpExitCode, help, _) = await RunAsync("help", command);
+        var (shortExitCode, shortHelp, _) = await RunAsync(command, "-h");
+
+        Assert.Equal(0, exitCode);
+        Assert.Equal(0, helpExitCode);
+        Assert.Equal(0, shortExitCode);
+        Assert.Empty(errors.Lines.Items);
+        Assert.StartsWith($"Usage: lws {command}", output.Lines.Items[0], StringComparison.Ordinal);
+        Assert.Equal(output.Text, help.Text);
+        Assert.Equal(output.Text, shortHelp.Text);
+        var spec = Spec(command);
+        foreach (var option in spec.Options)
+        {
+            Assert.Contains(output.Lines.Items, l => l.StartsWith($"  {option.Name}{(option.Value is null ? "" : " " + option.Value)} ", StringComparison.Ordinal));
+
+            // What the help lists, the parser takes: the flag alone, or the option with a value.
+            var parsed = CommandLine.Parse(option.Value is null ? [option.Name] : [option.Name, "x"], spec);
+            Assert.True(option.Value is null ? parsed.Has(option.Name) : parsed.Last(option.Name) == "x");
+        }
+    }
+
+    [Fact]
+    public async Task Help_and_version_at_the_top_level()
+    {
+        var (exitCode, output, _) = await RunAsync("--help");
+        var (versionExitCode, version, _) = await RunAsync("--version");
+        var (noArgsExitCode, noArgsOutput, noArgsErrors) = await RunAsync();
+
+        Assert.Equal(0, exitCode);
+        foreach (var command in new[] { "serve", "scan", "connect", "demo", "help" })
+        {
+            Assert.Contains(output.Lines.Items, l => l.StartsWith($"  {command} ", StringComparison.Ordinal));
+        }
+
+        Assert.Equal(0, versionExitCode);
+        var expected = typeof(Lws).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()!.InformationalVersion.Split('+')[0];
+        Assert.Equal($"lws {expected}", Assert.Single(version.Lines.Items));
+        Assert.Matches(@"^\d+\.\d+\.\d+", expected);
+
+        // No command is a wrong command line: the overview goes to standard error.
+        Assert.Equal(2, noArgsExitCode);
+        Assert.Empty(noArgsOutput.Lines.Items);
+        Assert.Contains(noArgsErrors.Lines.Items, l => l.StartsWith("Usage: lws COMMAND", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData(new[] { "help", "frobnicate" }, "lws: unknown command 'frobnicate'. See 'lws --help'.")]
+    [InlineData(new[] { "serve", "--port", "x" }, "lws serve: --port must be a whole number from 0 to 65,535, not 'x'. See 'lws serve --help'.")]
+    [InlineData(new[] { "serve", "--echo=yes" }, "lws serve: --echo takes no value. See 'lws serve --help'.")]
+    [InlineData(new[] { "scan", "--timeout" }, "lws scan: --timeout needs a value (MS). See 'lws scan --help'.")]
+    [InlineData(new[] { "demo", "now" }, "lws demo: unexpected argument 'now'. See 'lws demo --help'.")]
+    [InlineData(new[] { "connect", "ws://127.0.0.1:1/ws", "--reconnect", "often" }, "lws connect: --reconnect takes jitter, exponential, linear, constant, infinite or none, not 'often'. See 'lws connect --help'.")]
+    public async Task A_wrong_command_line_is_one_clear_line_on_standard_error_and_exit_2(string[] args, string expected)
+    {
+        var (exitCode, output, errors) = await RunAsync(args);
+
+        Assert.Equal(2, exitCode);
+        Assert.Empty(output.Lines.Items);
+        Assert.Equal(expected, Assert.Single(errors.Lines.Items));
+    }
+
+    [Fact]
+    public void Dashes_end_the_options()
+    {
+        var line = CommandLine.Parse(["--", "--looks-like-an-option"], Spec("scan"));
+
+        Assert.Equal(["--looks-like-an-option"], line.Positional);
+    }
+
+    private static CommandSpec Spec(string command) => command switch
+    {
+        "serve" => ServeCommand.Spec,
+        "scan" => ScanCommand.Spec,
+        "connect" => ConnectCommand.Spec,
+        _ => DemoCommand.Spec,
+    };
+}
