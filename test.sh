@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test. First installs what the tests need on a fresh Debian machine: the independent peers
 # (python3-websockets, python3-autobahn and python3-zeroconf from Debian, ws from npm, pinned in
-# tests/peers) and iproute2 for the network-namespace LAN of the discovery tests.
+# tests/peers), iproute2 for the network-namespace LAN of the discovery tests, and clang and zlib for the
+# Native AOT checks. Then `dotnet test`, then the packaging checks (tests/packaging/check.sh): the packages
+# as a consumer restores them, the installed tool, and Native AOT.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -14,6 +16,9 @@ missing=()
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+command -v clang >/dev/null 2>&1 || missing+=(clang)
+[ -f /usr/include/zlib.h ] || missing+=(zlib1g-dev)
+command -v unzip >/dev/null 2>&1 || missing+=(unzip)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test.sh: installing ${missing[*]}"
   sudo_if_needed apt-get update -qq
@@ -26,13 +31,20 @@ if [ ! -d tests/peers/node_modules/ws ]; then
 fi
 
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+packaging=$(mktemp)
+trap 'rm -f "$log" "$packaging"' EXIT
 status=0
 dotnet test LocalWebSocket.slnx 2>&1 | tee "$log" || status=$?
 
-# One plain summary line, summed over test assemblies, for readers that do not know dotnet's format.
+echo "test.sh: packaging checks (pack, consume, tool install, Native AOT)"
+tests/packaging/check.sh 2>&1 | tee "$packaging" || status=1
+
+# One plain summary line, summed over test assemblies and the packaging checks, for readers that do not
+# know dotnet's format.
 awk '/(Passed|Failed)! +- +Failed:/ {
        gsub(",", ""); for (i = 1; i <= NF; i++) { if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1); if ($i == "Skipped:") s += $(i+1) }
      }
-     END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+     FILENAME == ARGV[2] && /^PASS / { p++ }
+     FILENAME == ARGV[2] && /^FAIL / { f++ }
+     END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log" "$packaging"
 exit "$status"
