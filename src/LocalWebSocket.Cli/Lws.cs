@@ -17,11 +17,13 @@ internal sealed record CliContext(TextWriter Output, TextWriter Errors, TextRead
     /// </summary>
     public static CliContext ForConsole() => new(Console.Out, Console.Error, Console.In, CancellationToken.None)
     {
-        Color = !Console.IsOutputRedirected
-            && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NO_COLOR"))
-            && Environment.GetEnvironmentVariable("TERM") != "dumb",
+        Color = UsesColor(!Console.IsOutputRedirected, Environment.GetEnvironmentVariable("NO_COLOR"), Environment.GetEnvironmentVariable("TERM")),
         ShowProgress = !Console.IsErrorRedirected,
     };
+
+    /// <summary>Colours on a terminal only, unless <c>NO_COLOR</c> has a value or the terminal is <c>dumb</c>.</summary>
+    public static bool UsesColor(bool outputIsTerminal, string? noColor, string? term) =>
+        outputIsTerminal && string.IsNullOrEmpty(noColor) && term != "dumb";
 }
 
 /// <summary>The <c>lws</c> tool: serve, scan, connect and demo.</summary>

@@ -99,3 +99,47 @@ public sealed class LwsCommandLineTests
         _ => DemoCommand.Spec,
     };
 }
+
+/// <summary>What lws shows on a terminal and nowhere else.</summary>
+public sealed class LwsTerminalTests
+{
+    [Theory]
+    [InlineData(true, null, "xterm-256color", true)]
+    [InlineData(true, "", "xterm", true)]
+    [InlineData(true, "1", "xterm", false)]
+    [InlineData(true, null, "dumb", false)]
+    [InlineData(false, null, "xterm", false)]
+    public void Colours_only_on_a_terminal_that_takes_them_and_never_with_NO_COLOR(bool terminal, string? noColor, string? term, bool expected) =>
+        Assert.Equal(expected, CliContext.UsesColor(terminal, noColor, term));
+
+    [Fact]
+    public async Task On_a_terminal_scan_shows_its_progress_on_standard_error_and_clears_it_before_each_line()
+    {
+        await using var server = await TestServers.StartAsync(o => o.Host = "127.0.16.9");
+        var output = new LineWriter();
+        var errors = new StringWriter();
+        var context = new CliContext(output, errors, TextReader.Null, CancellationToken.None) { ShowProgress = true, Color = true };
+
+        var exitCode = await Lws.RunAsync(["scan", "127.0.16", "--port", server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--no-mdns", "--once"], context).Within();
+
+        Assert.Equal(0, exitCode);
+        Assert.Contains("added", output.Lines.Items[0], StringComparison.Ordinal);
+        Assert.Contains("\e[", output.Lines.Items[0], StringComparison.Ordinal);
+        var progress = errors.ToString();
+        Assert.Matches(@"scanning 254 hosts on port \d+: \d+ probed, [01] found", progress);
+        Assert.EndsWith("\r\e[2K", progress, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Off_a_terminal_nothing_but_the_lines_themselves()
+    {
+        await using var server = await TestServers.StartAsync(o => o.Host = "127.0.16.10");
+        var output = new LineWriter();
+        var errors = new LineWriter();
+
+        Assert.Equal(0, await Lws.RunAsync(["scan", "127.0.16.10", "--port", server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--no-mdns", "--once"], output, errors, TextReader.Null).Within());
+
+        Assert.Empty(errors.Lines.Items);
+        Assert.DoesNotContain(output.Lines.Items, l => l.Contains('\e', StringComparison.Ordinal));
+    }
+}
