@@ -28,8 +28,9 @@ internal static class ServeCommand
             new("--max-clients", "N", "Refuse clients beyond N (closed with 1008)."),
             new("--rate", "N/s", "Drop each client's messages beyond N per second."),
             new("--max-connections", "N", "Connections at once, handshakes included (default 10,000; more get 503)."),
-            new("--max-per-ip", "N", "Connections at once from one network address (default 64; more get 429)."),
-            new("--handshakes-per-ip", "N", "New connections per second from one network address (default 50, bursts of 100;\nmore get 429)."),
+            new("--max-per-ip", "N", "Connections at once from one network address (default 256; more get 429)."),
+            new("--handshakes-per-ip", "N", "New connections per second from one network address (default 100, bursts of 200;\nmore get 429)."),
+            new("--limit-loopback", null, "Count this machine's own connections against the two limits above too\n(by default loopback is not limited: load tests, bots, conformance suites)."),
             new("--no-mdns", null, "Do not advertise over mDNS."),
             new("--interface", "ADDR", "Advertise over mDNS on this IPv4 interface (repeatable; default: the listen address,\nor every LAN interface)."),
             new("--duration", "SECONDS", "Stop after SECONDS (default: run until Ctrl+C)."),
@@ -79,6 +80,7 @@ internal static class ServeCommand
         options.MaxConnections = line.Int("--max-connections", options.MaxConnections, 1, 1_000_000);
         options.MaxConnectionsPerIp = line.Int("--max-per-ip", options.MaxConnectionsPerIp, 1, 1_000_000);
         options.HandshakesPerSecondPerIp = line.Int("--handshakes-per-ip", options.HandshakesPerSecondPerIp, 1, 1_000_000);
+        options.PerIpLimitsApplyToLoopback = line.Has("--limit-loopback");
         if (line.Last("--max-clients") is not null)
         {
             options.ClientValidator = new MaxClientsValidator(line.Int("--max-clients", 0, 1, 1_000_000));

@@ -38,4 +38,10 @@ public enum LocalWebSocketErrorCode
 
     /// <summary>The server's TLS certificate was refused: untrusted, or not the pinned fingerprint. Not retried.</summary>
     CertificateRejected,
+
+    /// <summary>
+    /// The server is at a limit that will pass (HTTP 429 Too Many Requests or 503 Service Unavailable): the
+    /// client retries, and never sooner than <see cref="LocalWebSocketException.RetryAfter"/>.
+    /// </summary>
+    ServerBusy,
 }

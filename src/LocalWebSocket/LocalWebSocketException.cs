@@ -39,8 +39,14 @@ public sealed class LocalWebSocketException : Exception
     /// <summary>The HTTP status the server answered, when there was one (401, 403, 404...).</summary>
     public int? StatusCode { get; }
 
+    /// <summary>
+    /// How long the server asked the client to wait before trying again (its <c>Retry-After</c>, with
+    /// <see cref="LocalWebSocketErrorCode.ServerBusy"/>), when it said.
+    /// </summary>
+    public TimeSpan? RetryAfter { get; init; }
+
     /// <summary>Code, message and status, e.g. <c>[AuthenticationFailed] Invalid token (HTTP 403)</c>.</summary>
     public override string ToString() =>
-        $"[{Code}] {Message}{(StatusCode is { } status ? $" (HTTP {status})" : "")}"
+        $"[{Code}] {Message}{(StatusCode is { } status ? $" (HTTP {status})" : "")}{(RetryAfter is { } wait ? $" (retry after {wait.TotalSeconds:0.###} s)" : "")}"
         + (InnerException is null ? "" : Environment.NewLine + " ---> " + InnerException);
 }

@@ -311,9 +311,43 @@ internal static class ClientHandshake
             message = message[..500];
         }
 
-        return status is 401 or 403
-            ? new LocalWebSocketException(LocalWebSocketErrorCode.AuthenticationFailed, message, status)
-            : new LocalWebSocketException(LocalWebSocketErrorCode.HandshakeFailed, $"The server refused the upgrade: {message}", status);
+        return status switch
+        {
+            401 or 403 => new LocalWebSocketException(LocalWebSocketErrorCode.AuthenticationFailed, message, status),
+            429 or 503 => new LocalWebSocketException(LocalWebSocketErrorCode.ServerBusy, $"The server is busy: {message}", status)
+            {
+                RetryAfter = RetryAfter(head),
+            },
+            _ => new LocalWebSocketException(LocalWebSocketErrorCode.HandshakeFailed, $"The server refused the upgrade: {message}", status),
+        };
+    }
+
+    /// <summary>Longest wait a server's <c>Retry-After</c> can impose: a typo or a hostile server must not park a client for days.</summary>
+    private static readonly TimeSpan MaxRetryAfter = TimeSpan.FromMinutes(10);
+
+    /// <summary>A <c>Retry-After</c> as delay-seconds or an HTTP date (RFC 9110 section 10.2.3), capped; null when absent or unreadable.</summary>
+    internal static TimeSpan? RetryAfter(HttpHead head)
+    {
+        if (!head.TryGetHeader("Retry-After", out var value))
+        {
+            return null;
+        }
+
+        TimeSpan wait;
+        if (long.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var seconds))
+        {
+            wait = TimeSpan.FromSeconds(Math.Min(seconds, MaxRetryAfter.TotalSeconds));
+        }
+        else if (DateTimeOffset.TryParseExact(value, "r", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var date))
+        {
+            wait = date - DateTimeOffset.UtcNow;
+        }
+        else
+        {
+            return null;
+        }
+
+        return wait < TimeSpan.Zero ? TimeSpan.Zero : wait > MaxRetryAfter ? MaxRetryAfter : wait;
     }
 
     /// <summary>The <c>error.message</c> of a <c>{"error":{...}}</c> body, as local_websocket servers send.</summary>

@@ -168,11 +168,14 @@ public sealed partial class LocalWebSocketClient
                 return;
             }
 
-            Transition(ConnectionState.Reconnecting, end.Status, end.Description, end.Error);
             ClientConnection? next;
             try
             {
-                next = await RetryAsync(session, end.Error, end.Status, isReconnect: true, CancellationToken.None).ConfigureAwait(false);
+                // Reconnecting is told once the first attempt is scheduled, so that a handler of it finds the
+                // attempt's time in GetMetrics().
+                next = await RetryAsync(
+                    session, end.Error, end.Status, isReconnect: true, CancellationToken.None,
+                    onFirstScheduled: () => Transition(ConnectionState.Reconnecting, end.Status, end.Description, end.Error)).ConfigureAwait(false);
             }
             catch (LocalWebSocketException error)
             {
@@ -198,10 +201,16 @@ public sealed partial class LocalWebSocketClient
 
     /// <summary>
     /// Attempts by the policy until one connects (returns it) or the policy gives up (returns null). A
-    /// refusal is thrown: it is never retried.
+    /// refusal is thrown: it is never retried. A server that said how long to wait (<c>Retry-After</c> with
+    /// 429 or 503) is not tried again sooner, whatever the policy's delay.
     /// </summary>
     private async Task<ClientConnection?> RetryAsync(
-        Session session, LocalWebSocketException? lastError, WebSocketCloseStatus? lastStatus, bool isReconnect, CancellationToken cancellationToken)
+        Session session,
+        LocalWebSocketException? lastError,
+        WebSocketCloseStatus? lastStatus,
+        bool isReconnect,
+        CancellationToken cancellationToken,
+        Action? onFirstScheduled = null)
     {
         var policy = _options.ReconnectPolicy;
         var lostAt = _time.GetUtcNow();
@@ -222,7 +231,11 @@ public sealed partial class LocalWebSocketClient
             if (policy.NextDelay(context) is not { } delay)
             {
                 _counters.AttemptsEnded();
-                if (attempt > 1)
+                if (attempt == 1)
+                {
+                    onFirstScheduled?.Invoke();
+                }
+                else
                 {
                     policy.OnGaveUp(attempt - 1, lastError);
                 }
@@ -230,7 +243,17 @@ public sealed partial class LocalWebSocketClient
                 return null;
             }
 
+            if (lastError?.RetryAfter is { } retryAfter && retryAfter > delay)
+            {
+                delay = retryAfter;
+            }
+
             _counters.AttemptScheduled(attempt, now + delay);
+            if (attempt == 1)
+            {
+                onFirstScheduled?.Invoke();
+            }
+
             await session.WaitAsync(delay, _time, cancellationToken).ConfigureAwait(false);
             _counters.AttemptStarted();
             session.Attempts = attempt;

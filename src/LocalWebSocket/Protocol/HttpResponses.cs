@@ -86,6 +86,14 @@ internal static class HttpResponses
     public static byte[] PlainError(int statusCode, string message, string extraHeaders = "") =>
         Error(statusCode, "text/plain; charset=utf-8", message + "\n", extraHeaders);
 
+    /// <summary>
+    /// A refusal for a limit that will pass (429, 503): <c>Retry-After</c> in whole seconds, at least 1, so a
+    /// well-behaved client waits that long instead of trying again at once.
+    /// </summary>
+    public static byte[] Busy(int statusCode, string message, TimeSpan retryAfter) =>
+        PlainError(statusCode, message, string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"Retry-After: {Math.Max(1, (long)Math.Ceiling(retryAfter.TotalSeconds))}\r\n"));
+
     /// <summary>The largest 101 response <see cref="WriteSwitchingProtocols"/> writes for <paramref name="subProtocol"/>.</summary>
     public static int SwitchingProtocolsMaxLength(string? subProtocol) =>
         SwitchingProtocolsStart.Length + WebSocketHandshake.AcceptLength + SubProtocolLine.Length + (subProtocol?.Length ?? 0) + 4;

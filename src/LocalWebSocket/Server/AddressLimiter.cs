@@ -21,10 +21,20 @@ internal sealed class AddressLimiter(int maxOpen, int perSecond, TimeProvider ti
         TooFast,
     }
 
-    /// <summary>Counts a new connection; the lease, disposed once, frees its slot whatever the verdict.</summary>
-    public (Verdict Verdict, Lease Slot) Enter(IPAddress address) => (Count(address), new Lease(this, address));
+    /// <summary>How long a client refused for having too many connections open is told to wait.</summary>
+    public static readonly TimeSpan TooManyRetryAfter = TimeSpan.FromSeconds(2);
 
-    private Verdict Count(IPAddress address)
+    /// <summary>
+    /// Counts a new connection; the lease, disposed once, frees its slot whatever the verdict. A refusal comes
+    /// with the time after which a new connection would be let in (<c>Retry-After</c>).
+    /// </summary>
+    public (Verdict Verdict, Lease Slot, TimeSpan RetryAfter) Enter(IPAddress address)
+    {
+        var (verdict, retryAfter) = Count(address);
+        return (verdict, new Lease(this, address), retryAfter);
+    }
+
+    private (Verdict, TimeSpan) Count(IPAddress address)
     {
         var now = time.GetTimestamp();
         lock (_gate)
@@ -44,16 +54,17 @@ internal sealed class AddressLimiter(int maxOpen, int perSecond, TimeProvider ti
             entry.Stamp = now;
             if (entry.Open > maxOpen)
             {
-                return Verdict.TooMany;
+                return (Verdict.TooMany, TooManyRetryAfter);
             }
 
             if (entry.Tokens < 1)
             {
-                return Verdict.TooFast;
+                // When the bucket holds a whole token again.
+                return (Verdict.TooFast, TimeSpan.FromSeconds((1 - entry.Tokens) / perSecond));
             }
 
             entry.Tokens--;
-            return Verdict.Allowed;
+            return (Verdict.Allowed, TimeSpan.Zero);
         }
     }
 

@@ -60,7 +60,9 @@ public sealed partial class LocalWebSocketServer
         var overLimit = Interlocked.Increment(ref _connectionCount) > _options.MaxConnections;
         ConnectionStream? stream = ConnectionStream.ForServer(new NetworkStream(socket, ownsSocket: true), socket);
         var address = (socket.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
-        var (perAddress, slot) = _addressLimits.Enter(address);
+        var (perAddress, slot, retryAfter) = _options.PerIpLimitsApplyToLoopback || !IsLoopback(address)
+            ? _addressLimits.Enter(address)
+            : (AddressLimiter.Verdict.Allowed, null, TimeSpan.Zero);
         var handedOver = false;
         try
         {
@@ -68,7 +70,7 @@ public sealed partial class LocalWebSocketServer
             if (overLimit)
             {
                 Counters.CountOverMaxConnections();
-                await RejectAsync(stream, socket, HttpResponses.PlainError(503, "Too many connections."), stopping).ConfigureAwait(false);
+                await RejectAsync(stream, socket, HttpResponses.Busy(503, "Too many connections.", MaxConnectionsRetryAfter), stopping).ConfigureAwait(false);
                 return;
             }
 
@@ -83,8 +85,8 @@ public sealed partial class LocalWebSocketServer
                     Counters.CountHandshakeRateLimited();
                 }
 
-                await RejectAsync(stream, socket, HttpResponses.PlainError(429, perAddress == AddressLimiter.Verdict.TooMany
-                    ? "Too many connections from your address." : "Too many new connections from your address; slow down."), stopping).ConfigureAwait(false);
+                await RejectAsync(stream, socket, HttpResponses.Busy(429, perAddress == AddressLimiter.Verdict.TooMany
+                    ? "Too many connections from your address." : "Too many new connections from your address; slow down.", retryAfter), stopping).ConfigureAwait(false);
                 return;
             }
 
@@ -149,11 +151,17 @@ public sealed partial class LocalWebSocketServer
             if (!handedOver)
             {
                 // The slot first: once OpenConnections has dropped, the address may connect again.
-                slot.Dispose();
+                slot?.Dispose();
                 OnConnectionClosed();
             }
         }
     }
+
+    /// <summary>What a client refused at <see cref="LocalWebSocketServerOptions.MaxConnections"/> is told to wait.</summary>
+    private static readonly TimeSpan MaxConnectionsRetryAfter = TimeSpan.FromSeconds(2);
+
+    private static bool IsLoopback(IPAddress address) =>
+        IPAddress.IsLoopback(address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address);
 
     /// <summary>A connection counted against <see cref="LocalWebSocketServerOptions.MaxConnections"/> has ended.</summary>
     internal void OnConnectionClosed() => Interlocked.Decrement(ref _connectionCount);

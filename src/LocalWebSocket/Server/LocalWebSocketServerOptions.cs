@@ -227,18 +227,24 @@ public sealed class LocalWebSocketServerOptions
 
     private List<string> _allowedOrigins = [];
 
-    /// <summary>Most connections at once from one IP address; more get 429. Default 64.</summary>
+    /// <summary>
+    /// Most connections at once from one IP address; more get 429 with <c>Retry-After</c>. Default 256: a
+    /// classroom or a game night behind one NAT fits, one greedy device cannot take all of
+    /// <see cref="MaxConnections"/>. Loopback is not counted unless <see cref="PerIpLimitsApplyToLoopback"/>.
+    /// </summary>
     public int MaxConnectionsPerIp
     {
         get => _maxConnectionsPerIp;
         set => _maxConnectionsPerIp = OptionGuards.AtLeast(value, 1);
     }
 
-    private int _maxConnectionsPerIp = 64;
+    private int _maxConnectionsPerIp = 256;
 
     /// <summary>
     /// New connections per second one IP address may open (a token bucket with a burst of twice that);
-    /// more get 429. Default 50.
+    /// more get 429 with <c>Retry-After</c> saying when the next one is welcome. Default 100 (bursts of 200:
+    /// a NAT'd room that rejoins at once after a restart). Loopback is not counted unless
+    /// <see cref="PerIpLimitsApplyToLoopback"/>.
     /// </summary>
     public int HandshakesPerSecondPerIp
     {
@@ -246,7 +252,15 @@ public sealed class LocalWebSocketServerOptions
         set => _handshakesPerSecondPerIp = OptionGuards.AtLeast(value, 1);
     }
 
-    private int _handshakesPerSecondPerIp = 50;
+    private int _handshakesPerSecondPerIp = 100;
+
+    /// <summary>
+    /// Whether connections from this machine (127.0.0.0/8, ::1) count against <see cref="MaxConnectionsPerIp"/>
+    /// and <see cref="HandshakesPerSecondPerIp"/>. Default false: a load test, a room of bots, a conformance
+    /// suite or a local proxy all come from loopback, and the per-address limits are there against devices
+    /// of the network. <see cref="MaxConnections"/> applies to every connection either way.
+    /// </summary>
+    public bool PerIpLimitsApplyToLoopback { get; set; }
 
     /// <summary>
     /// A client that sends no message for this long is closed with 1001 <c>Idle timeout</c>.

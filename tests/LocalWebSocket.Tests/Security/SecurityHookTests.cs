@@ -309,7 +309,11 @@ public sealed class SecurityHookTests
     [Fact]
     public async Task Per_ip_connection_cap_answers_429_and_frees_up_when_connections_close()
     {
-        await using var server = await TestServers.StartAsync(o => o.MaxConnectionsPerIp = 2);
+        await using var server = await TestServers.StartAsync(o =>
+        {
+            o.MaxConnectionsPerIp = 2;
+            o.PerIpLimitsApplyToLoopback = true;
+        });
         var first = await RawConnection.OpenAsync(server.Port);
         await first.SendAsync(RawConnection.Upgrade());
         await first.ReadHeadAsync();
@@ -337,7 +341,11 @@ public sealed class SecurityHookTests
     [Fact]
     public async Task Handshake_rate_limit_answers_429_to_a_connection_storm()
     {
-        await using var server = await TestServers.StartAsync(o => o.HandshakesPerSecondPerIp = 2);
+        await using var server = await TestServers.StartAsync(o =>
+        {
+            o.HandshakesPerSecondPerIp = 2;
+            o.PerIpLimitsApplyToLoopback = true;
+        });
 
         var statuses = new List<int>();
         for (var i = 0; i < 12; i++)
