@@ -20,6 +20,7 @@ internal static class ServeCommand
             new("--host", "ADDR", "Address to listen on (default 0.0.0.0: every IPv4 interface, reachable from the LAN;\n:: adds IPv6; 127.0.0.1 is this machine only)."),
             new("--port", "N", "TCP port (default 8080, as Dart servers; 0 picks a free one)."),
             new("--echo", null, "Echo mode: a message goes to every client, the sender too (default: broadcast)."),
+            new("--deflate", null, "Accept permessage-deflate compression from clients that offer it (browsers and\nDart clients do); costs memory per connection. Default: uncompressed."),
             new("--detail", "KEY=VALUE", "A field of the details document at GET / (repeatable)."),
             new("--token", "T", "Require ?token=T from clients (repeatable: any of them passes)."),
             new("--tls", null, "Serve wss:// with a self-signed certificate kept in your data folder;\nprints its fingerprint for clients to pin."),
@@ -62,6 +63,11 @@ internal static class ServeCommand
 
         options.Details = details;
         options.AdvertiseMdns = !line.Has("--no-mdns");
+        if (line.Has("--deflate"))
+        {
+            options.DangerousDeflateOptions = new System.Net.WebSockets.WebSocketDeflateOptions();
+        }
+
         foreach (var text in line.All("--interface"))
         {
             if (!System.Net.IPAddress.TryParse(text, out var address) || address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork)

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Net.WebSockets;
 using LocalWebSocket.Internal;
 using LocalWebSocket.Protocol;
@@ -19,14 +20,17 @@ internal sealed class ClientConnection
     private readonly LocalWebSocketClient _owner;
     private readonly CancellationTokenSource _abort = new();
     private readonly int _maxMessageSize;
+    private readonly WebSocketMessageFlags _sendFlags;
     private Task<ConnectionEnd>? _completion;
     private LocalWebSocketException? _pendingError;
 
-    public ClientConnection(LocalWebSocketClient owner, WebSocket webSocket, int maxMessageSize)
+    public ClientConnection(LocalWebSocketClient owner, WebSocket webSocket, int maxMessageSize, WebSocketMessageFlags sendFlags)
     {
+        Debug.Assert(sendFlags.HasFlag(WebSocketMessageFlags.EndOfMessage), "Every message goes in one frame.");
         _owner = owner;
         WebSocket = webSocket;
         _maxMessageSize = maxMessageSize;
+        _sendFlags = sendFlags;
     }
 
     public WebSocket WebSocket { get; }
@@ -71,7 +75,7 @@ internal sealed class ClientConnection
         ValueTask sending;
         try
         {
-            sending = WebSocket.SendAsync(data, type, endOfMessage: true, cancellationToken);
+            sending = WebSocket.SendAsync(data, type, _sendFlags, cancellationToken);
         }
         catch (Exception exception) when (IsConnectionFailure(exception, cancellationToken))
         {

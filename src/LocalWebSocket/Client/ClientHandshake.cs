@@ -38,7 +38,7 @@ internal static class ClientHandshake
         return builder.Uri;
     }
 
-    public static async Task<(WebSocket WebSocket, string? SubProtocol, string? Extensions)> ConnectAsync(
+    public static async Task<(WebSocket WebSocket, string? SubProtocol, DeflateAgreement? Deflate)> ConnectAsync(
         Uri uri, IDictionary<string, string> headers, LocalWebSocketClientOptions options, CancellationToken cancellationToken)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
@@ -86,7 +86,7 @@ internal static class ClientHandshake
             }
 
             var subProtocol = CheckUpgrade(head, key, options);
-            var (extensions, deflate) = NegotiateExtensions(head, options);
+            var deflate = NegotiateExtensions(head, options);
             var keepAlive = options.KeepAliveInterval > TimeSpan.Zero;
             stream.EnableWriteBehind();
             var webSocket = WebSocket.CreateFromStream(stream, new WebSocketCreationOptions
@@ -95,10 +95,10 @@ internal static class ClientHandshake
                 SubProtocol = subProtocol,
                 KeepAliveInterval = keepAlive ? options.KeepAliveInterval : TimeSpan.Zero,
                 KeepAliveTimeout = keepAlive ? options.KeepAliveTimeout : Timeout.InfiniteTimeSpan,
-                DangerousDeflateOptions = deflate,
+                DangerousDeflateOptions = deflate?.Options,
             });
             stream = null;
-            return (webSocket, subProtocol, extensions);
+            return (webSocket, subProtocol, deflate);
         }
         catch (IOException exception)
         {
@@ -163,11 +163,11 @@ internal static class ClientHandshake
         }
     }
 
-    private static (string? Header, WebSocketDeflateOptions? Deflate) NegotiateExtensions(HttpHead head, LocalWebSocketClientOptions options)
+    private static DeflateAgreement? NegotiateExtensions(HttpHead head, LocalWebSocketClientOptions options)
     {
         if (!head.TryGetHeader("Sec-WebSocket-Extensions", out var answer) || string.IsNullOrWhiteSpace(answer))
         {
-            return (null, null);
+            return null;
         }
 
         if (options.DangerousDeflateOptions is not { } offered)
@@ -177,7 +177,7 @@ internal static class ClientHandshake
 
         try
         {
-            return (answer, DeflateNegotiation.Accept(answer, offered));
+            return DeflateNegotiation.Accept(answer, offered);
         }
         catch (FormatException exception)
         {

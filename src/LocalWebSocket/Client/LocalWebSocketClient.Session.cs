@@ -289,6 +289,7 @@ public sealed partial class LocalWebSocketClient
             isReconnect);
 
         WebSocket webSocket;
+        DeflateAgreement? deflate;
         try
         {
             if (_options.PrepareConnection is { } prepare)
@@ -313,10 +314,10 @@ public sealed partial class LocalWebSocketClient
             }
 
             Url = requestUri;
-            (webSocket, var subProtocol, var extensions) = await ClientHandshake.ConnectAsync(requestUri, request.Headers, _options, limit.Token)
+            (webSocket, var subProtocol, deflate) = await ClientHandshake.ConnectAsync(requestUri, request.Headers, _options, limit.Token)
                 .ConfigureAwait(false);
             SubProtocol = subProtocol;
-            Extensions = extensions;
+            Extensions = deflate?.Header;
         }
         catch (OperationCanceledException exception) when (!session.IsStopping && !cancellationToken.IsCancellationRequested)
         {
@@ -327,7 +328,7 @@ public sealed partial class LocalWebSocketClient
                 exception);
         }
 
-        var connection = new ClientConnection(this, webSocket, _options.MaxMessageSize);
+        var connection = new ClientConnection(this, webSocket, _options.MaxMessageSize, DeflateAgreement.SendFlags(deflate));
         lock (_stateGate)
         {
             _current = connection;

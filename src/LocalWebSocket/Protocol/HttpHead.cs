@@ -73,6 +73,18 @@ internal sealed class HttpHead
         return count;
     }
 
+    /// <summary>The values of every header named <paramref name="name"/>, in order.</summary>
+    public IEnumerable<string> HeaderValues(string name)
+    {
+        foreach (var header in _headers)
+        {
+            if (string.Equals(header.Key, name, StringComparison.OrdinalIgnoreCase))
+            {
+                yield return header.Value;
+            }
+        }
+    }
+
     /// <summary>Gets the first header named <paramref name="name"/>.</summary>
     public bool TryGetHeader(string name, [NotNullWhen(true)] out string? value)
     {

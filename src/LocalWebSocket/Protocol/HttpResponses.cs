@@ -94,9 +94,10 @@ internal static class HttpResponses
         PlainError(statusCode, message, string.Create(System.Globalization.CultureInfo.InvariantCulture,
             $"Retry-After: {Math.Max(1, (long)Math.Ceiling(retryAfter.TotalSeconds))}\r\n"));
 
-    /// <summary>The largest 101 response <see cref="WriteSwitchingProtocols"/> writes for <paramref name="subProtocol"/>.</summary>
-    public static int SwitchingProtocolsMaxLength(string? subProtocol) =>
-        SwitchingProtocolsStart.Length + WebSocketHandshake.AcceptLength + SubProtocolLine.Length + (subProtocol?.Length ?? 0) + 4;
+    /// <summary>The largest 101 response <see cref="WriteSwitchingProtocols"/> writes for <paramref name="subProtocol"/> and <paramref name="extensions"/>.</summary>
+    public static int SwitchingProtocolsMaxLength(string? subProtocol, string? extensions = null) =>
+        SwitchingProtocolsStart.Length + WebSocketHandshake.AcceptLength + SubProtocolLine.Length + (subProtocol?.Length ?? 0)
+        + ExtensionsLine.Length + (extensions?.Length ?? 0) + 4;
 
     /// <summary>
     /// Writes the 101 answer to a valid upgrade request into <paramref name="destination"/> (at least
@@ -106,7 +107,8 @@ internal static class HttpResponses
     /// <param name="destination">Where the response goes.</param>
     /// <param name="key">The request's validated <c>Sec-WebSocket-Key</c>.</param>
     /// <param name="subProtocol">The negotiated subprotocol (an HTTP token, so ASCII), if any.</param>
-    public static int WriteSwitchingProtocols(Span<byte> destination, string key, string? subProtocol)
+    /// <param name="extensions">The accepted extensions (ASCII, built by us), if any.</param>
+    public static int WriteSwitchingProtocols(Span<byte> destination, string key, string? subProtocol, string? extensions = null)
     {
         SwitchingProtocolsStart.CopyTo(destination);
         var length = SwitchingProtocolsStart.Length;
@@ -119,6 +121,13 @@ internal static class HttpResponses
             length += Encoding.ASCII.GetBytes(subProtocol, destination[length..]);
         }
 
+        if (extensions is not null)
+        {
+            ExtensionsLine.CopyTo(destination[length..]);
+            length += ExtensionsLine.Length;
+            length += Encoding.ASCII.GetBytes(extensions, destination[length..]);
+        }
+
         "\r\n\r\n"u8.CopyTo(destination[length..]);
         return length + 4;
     }
@@ -127,4 +136,6 @@ internal static class HttpResponses
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "u8;
 
     private static ReadOnlySpan<byte> SubProtocolLine => "\r\nSec-WebSocket-Protocol: "u8;
+
+    private static ReadOnlySpan<byte> ExtensionsLine => "\r\nSec-WebSocket-Extensions: "u8;
 }

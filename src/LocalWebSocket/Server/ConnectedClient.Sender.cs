@@ -321,7 +321,7 @@ public sealed partial class ConnectedClient
                         }
 
                         var message = batch[written];
-                        await _webSocket.SendAsync(message.Payload, message.Type, endOfMessage: true, CancellationToken.None).ConfigureAwait(false);
+                        await _webSocket.SendAsync(message.Payload, message.Type, _sendFlags, CancellationToken.None).ConfigureAwait(false);
                         sent.Add(message.Length);
                         message.Release();
                         batch[written] = null!;

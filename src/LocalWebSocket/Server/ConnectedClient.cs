@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.WebSockets;
 using LocalWebSocket.Internal;
@@ -22,6 +23,9 @@ public sealed partial class ConnectedClient : IDataWaitObserver
     // Attached by AttachWebSocket once the 101 response is out, before the writer or the receive loop runs:
     // so nothing (a keep-alive ping) can reach the peer before the 101, and no gate per connection holds it.
     private WebSocket _webSocket = null!;
+
+    // Set with _webSocket and read only by the writer: uncompressed when the client asked for an 8-bit window.
+    private WebSocketMessageFlags _sendFlags = WebSocketMessageFlags.EndOfMessage;
 
     // The fields below are made on demand: an idle connection is one of thousands, and most never need them.
     private CancellationTokenSource? _connectionAborted;
@@ -216,8 +220,10 @@ public sealed partial class ConnectedClient : IDataWaitObserver
     /// Gives the client its WebSocket once the 101 response is out. A client dropped before that (the server
     /// stopping, the 101 failing) gets an aborted one, so its receive loop ends at once.
     /// </summary>
-    internal void AttachWebSocket(WebSocket webSocket)
+    internal void AttachWebSocket(WebSocket webSocket, WebSocketMessageFlags sendFlags = WebSocketMessageFlags.EndOfMessage)
     {
+        Debug.Assert(sendFlags.HasFlag(WebSocketMessageFlags.EndOfMessage), "Every message goes in one frame.");
+        _sendFlags = sendFlags;
         // Exchange on both sides (here and in Abort) orders them: one of the two sees the other's write.
         Interlocked.Exchange(ref _webSocket, webSocket);
         if (Volatile.Read(ref _aborted) != 0)

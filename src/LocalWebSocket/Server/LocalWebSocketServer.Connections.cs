@@ -346,6 +346,9 @@ public sealed partial class LocalWebSocketServer
     {
         head.TryGetHeader("Sec-WebSocket-Key", out var key);
         var subProtocol = NegotiateSubProtocol(head);
+        var deflate = _options.DangerousDeflateOptions is { } limits
+            ? DeflateNegotiation.Negotiate(head.HeaderValues("Sec-WebSocket-Extensions"), limits)
+            : null;
         var query = head.Query;
         // Most clients send no details: no dictionary for them.
         var details = string.IsNullOrEmpty(query) ? null : QueryString.Parse(query);
@@ -393,10 +396,10 @@ public sealed partial class LocalWebSocketServer
         // is still upgraded, then closed with 1008, as the protocol says.
         var accepted = await ValidateClientAsync(client, cancellationToken).ConfigureAwait(false);
         var joined = accepted && TryJoin(client);
-        var response = ArrayPool<byte>.Shared.Rent(HttpResponses.SwitchingProtocolsMaxLength(subProtocol));
+        var response = ArrayPool<byte>.Shared.Rent(HttpResponses.SwitchingProtocolsMaxLength(subProtocol, deflate?.Header));
         try
         {
-            var length = HttpResponses.WriteSwitchingProtocols(response, key!, subProtocol);
+            var length = HttpResponses.WriteSwitchingProtocols(response, key!, subProtocol, deflate?.Header);
             await stream.WriteAsync(response.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
         }
         catch (Exception exception) when (exception is IOException or OperationCanceledException or ObjectDisposedException)
@@ -410,7 +413,9 @@ public sealed partial class LocalWebSocketServer
         }
 
         // Made only now that the 101 is out: its keep-alive pings must not precede it.
-        client.AttachWebSocket(WebSocket.CreateFromStream(stream, subProtocol is null ? _webSocketOptions : WebSocketOptions(subProtocol)));
+        client.AttachWebSocket(
+            WebSocket.CreateFromStream(stream, subProtocol is null && deflate is null ? _webSocketOptions : WebSocketOptions(subProtocol, deflate?.Options)),
+            DeflateAgreement.SendFlags(deflate));
 
         if (!accepted)
         {
@@ -426,14 +431,15 @@ public sealed partial class LocalWebSocketServer
         return client;
     }
 
-    /// <summary>How every server-side WebSocket of ours is made; shared when there is no subprotocol (a read-only use).</summary>
-    private WebSocketCreationOptions WebSocketOptions(string? subProtocol)
+    /// <summary>How every server-side WebSocket of ours is made; shared when there is neither subprotocol nor compression (a read-only use).</summary>
+    private WebSocketCreationOptions WebSocketOptions(string? subProtocol, WebSocketDeflateOptions? deflate = null)
     {
         var keepAlive = _options.KeepAliveInterval > TimeSpan.Zero;
         return new WebSocketCreationOptions
         {
             IsServer = true,
             SubProtocol = subProtocol,
+            DangerousDeflateOptions = deflate,
             KeepAliveInterval = keepAlive ? _options.KeepAliveInterval : TimeSpan.Zero,
             KeepAliveTimeout = keepAlive ? _options.KeepAliveTimeout : Timeout.InfiniteTimeSpan,
         };

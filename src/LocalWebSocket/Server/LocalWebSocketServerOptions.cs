@@ -308,6 +308,22 @@ public sealed class LocalWebSocketServerOptions
 
     private List<string> _subProtocols = [];
 
+    /// <summary>
+    /// Negotiates permessage-deflate (RFC 7692) with clients that offer it (every browser and Dart client does),
+    /// within these limits: <see cref="System.Net.WebSockets.WebSocketDeflateOptions.ServerMaxWindowBits"/> and
+    /// <see cref="System.Net.WebSockets.WebSocketDeflateOptions.ServerContextTakeover"/> for the server's own
+    /// compression, <see cref="System.Net.WebSockets.WebSocketDeflateOptions.ClientMaxWindowBits"/> and
+    /// <see cref="System.Net.WebSockets.WebSocketDeflateOptions.ClientContextTakeover"/> for what it asks of the
+    /// client. Null (the default): offers are declined and connections run uncompressed, which is always valid.
+    /// </summary>
+    /// <remarks>
+    /// Compression costs memory per connection (zlib keeps up to about 300 KiB per direction with a 15-bit
+    /// window and context takeover; less with smaller windows or without takeover) and CPU per message; it
+    /// pays for large, repetitive text over slow links. Compressing secrets next to attacker-chosen text can
+    /// leak them (CRIME/BREACH), hence the name, as in the BCL. The BCL does the compression.
+    /// </remarks>
+    public System.Net.WebSockets.WebSocketDeflateOptions? DangerousDeflateOptions { get; set; }
+
     /// <summary>A copy the server keeps, checked as a whole.</summary>
     /// <exception cref="ArgumentException">A subprotocol name is not an HTTP token.</exception>
     internal LocalWebSocketServerOptions Snapshot()
@@ -325,6 +341,17 @@ public sealed class LocalWebSocketServerOptions
         clone._subProtocols = [.. _subProtocols];
         clone._mdnsInterfaces = [.. _mdnsInterfaces];
         clone._allowedOrigins = [.. _allowedOrigins];
+        if (DangerousDeflateOptions is { } deflate)
+        {
+            clone.DangerousDeflateOptions = new System.Net.WebSockets.WebSocketDeflateOptions
+            {
+                ClientMaxWindowBits = deflate.ClientMaxWindowBits,
+                ClientContextTakeover = deflate.ClientContextTakeover,
+                ServerMaxWindowBits = deflate.ServerMaxWindowBits,
+                ServerContextTakeover = deflate.ServerContextTakeover,
+            };
+        }
+
         return clone;
     }
 }
