@@ -49,6 +49,13 @@ internal sealed class ConnectionStream : Stream
     // A client's writes once its WebSocket is open; null on a server's connections, which batch instead.
     private WriteBehind? _writeBehind;
 
+    // A server's connections only. The connection's writer sets _writingOwnClose around the close frames it
+    // sends; any other close frame is the WebSocket failing the connection on bad input (a protocol error,
+    // invalid UTF-8) from its receive path. That one is held in _heldClose, not written, so that messages
+    // which arrived whole before the bad input can still go out first (see ConnectedClient's salvage).
+    private bool _writingOwnClose;
+    private byte[]? _heldClose;
+
     private ConnectionStream(Stream inner, Socket? socket, bool serverSide)
     {
         _inner = inner;
@@ -286,6 +293,14 @@ internal sealed class ConnectionStream : Stream
 
     private ValueTask WriteServerSideAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken)
     {
+        // The WebSocket writes each frame in one write, so a write that starts a close frame (FIN, opcode 8,
+        // unmasked: 0x88) is one; a byte comparison is all this costs the other writes.
+        if (!source.IsEmpty && source.Span[0] == CloseFrameStart && !Volatile.Read(ref _writingOwnClose))
+        {
+            Volatile.Write(ref _heldClose, source.ToArray());
+            return ValueTask.CompletedTask;
+        }
+
         var batching = Volatile.Read(ref _batching);
         if (!batching && _writeCount == 0)
         {
@@ -302,6 +317,51 @@ internal sealed class ConnectionStream : Stream
         source.Span.CopyTo(buffer.AsSpan(_writeCount));
         _writeCount += source.Length;
         return batching ? ValueTask.CompletedTask : FlushWriteBufferAsync(cancellationToken);
+    }
+
+    private const byte CloseFrameStart = 0x88;
+
+    /// <summary>Whether the WebSocket has failed the connection and its close frame is held.</summary>
+    public bool HasHeldClose => Volatile.Read(ref _heldClose) is not null;
+
+    /// <summary>Forgets a held close that could not be written, so that disposal closes the transport.</summary>
+    public void DiscardHeldClose() => Volatile.Write(ref _heldClose, null);
+
+    /// <summary>Marks the close frames the connection's writer sends itself, which go out as any frame does.</summary>
+    public void BeginOwnClose()
+    {
+        Debug.Assert(_serverSide, "Only a server's connections hold close frames.");
+        Volatile.Write(ref _writingOwnClose, true);
+    }
+
+    /// <summary>Ends <see cref="BeginOwnClose"/>.</summary>
+    public void EndOwnClose() => Volatile.Write(ref _writingOwnClose, false);
+
+    /// <summary>
+    /// Writes <paramref name="frames"/> (framed by the caller) and then the held close frame, after anything a
+    /// batch left buffered, and ends the batch. The caller is the connection's only writer by then.
+    /// </summary>
+    public async ValueTask WriteFramesThenHeldCloseAsync(ReadOnlyMemory<byte> frames, CancellationToken cancellationToken)
+    {
+        var close = Interlocked.Exchange(ref _heldClose, null);
+        Debug.Assert(close is not null, "Only a connection whose close is held has one to write.");
+        EndBatch();
+        BeginOwnClose();
+        try
+        {
+            if (!frames.IsEmpty)
+            {
+                Volatile.Write(ref _batching, true);
+                await WriteServerSideAsync(frames, cancellationToken).ConfigureAwait(false);
+                EndBatch();
+            }
+
+            await WriteServerSideAsync(close, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            EndOwnClose();
+        }
     }
 
     /// <summary>A frame that does not fit beside what is buffered: the buffer goes first, then the frame.</summary>
@@ -424,6 +484,14 @@ internal sealed class ConnectionStream : Stream
 
     protected override void Dispose(bool disposing)
     {
+        // The WebSocket disposes its stream once it has sent a close after receiving one, held or not: a
+        // held close has not been written yet, so the transport stays open for it; the connection's owner
+        // disposes the stream again when it is done (after DiscardHeldClose).
+        if (disposing && HasHeldClose)
+        {
+            return;
+        }
+
         // Buffers in use by an operation still in flight are not returned to the pool here: returning a
         // rented array twice would corrupt the pool. They are left to the garbage collector instead.
         if (disposing && Interlocked.Exchange(ref _disposed, 1) == 0 && (_writeBehind is null || _writeBehind.CloseNowOrAfterFlush()))

@@ -67,7 +67,49 @@ public sealed partial class ConnectedClient
             _stream.DataWaitObserver = null;
             FlushReceivedCount();
             StartDeferredWriters();
+            if (_stream.HasHeldClose)
+            {
+                await SendHeldCloseAsync().ConfigureAwait(false);
+            }
+
             await LeaveAsync(error).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// The WebSocket failed the connection on bad input, and the stream holds its close frame: the messages
+    /// still queued for this client go out first (by its writer if one runs or is due, else from here), then
+    /// the close. Bounded by the close timeout.
+    /// </summary>
+    private async Task SendHeldCloseAsync()
+    {
+        bool writerDue;
+        lock (_sendQueue)
+        {
+            writerDue = _draining;
+            _draining = true;
+        }
+
+        try
+        {
+            if (!writerDue)
+            {
+                try
+                {
+                    await SendQueuedThenHeldCloseAsync(null, 0, 0).ConfigureAwait(false);
+                }
+                finally
+                {
+                    SignalCloseWritten();
+                }
+            }
+
+            // A writer that runs sees the held close at its next send or at its end, and writes it.
+            await CloseWrittenTask.WaitAsync(_options.CloseTimeout).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is IOException or ObjectDisposedException or OperationCanceledException or TimeoutException)
+        {
+            _server.Logger.LogDebug(exception, "The close frame for client {ClientId} could not be written.", Id);
         }
     }
 
@@ -134,6 +176,7 @@ public sealed partial class ConnectedClient
         // The server closes the TCP connection first after a close handshake (RFC 6455 section 7.1.1).
         Abort();
         _webSocket.Dispose();
+        _stream.DiscardHeldClose();
         await _stream.DisposeAsync().ConfigureAwait(false);
         AddressSlot?.Dispose();
         _server.OnConnectionClosed();

@@ -337,6 +337,18 @@ public sealed partial class ConnectedClient
                 // (the only reason to clear it while the connection lives), and its write takes the batch.
                 _stream.EndBatch();
 
+                if (_stream.HasHeldClose)
+                {
+                    // The connection failed on bad input while this writer ran: what was queued, then its close.
+                    await SendQueuedThenHeldCloseAsync(batch, 0, 0).ConfigureAwait(false);
+                    SignalCloseWritten();
+                    lock (_sendQueue)
+                    {
+                        _draining = false;
+                        return;
+                    }
+                }
+
                 bool sendClose;
                 lock (_sendQueue)
                 {
@@ -356,7 +368,15 @@ public sealed partial class ConnectedClient
 
                 if (_webSocket.State is WebSocketState.Open or WebSocketState.CloseReceived)
                 {
-                    await _webSocket.CloseOutputAsync(_closeStatus, _closeReason, CancellationToken.None).ConfigureAwait(false);
+                    _stream.BeginOwnClose();
+                    try
+                    {
+                        await _webSocket.CloseOutputAsync(_closeStatus, _closeReason, CancellationToken.None).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        _stream.EndOwnClose();
+                    }
                 }
 
                 SignalCloseWritten();
@@ -371,6 +391,22 @@ public sealed partial class ConnectedClient
         }
         catch (Exception exception)
         {
+            if (_stream.HasHeldClose && exception is WebSocketException)
+            {
+                // Not a broken connection: the WebSocket failed it on bad input, and refuses sends since. What
+                // this batch had left and the queue go out before its close frame.
+                try
+                {
+                    await SendQueuedThenHeldCloseAsync(batch, written, taken).ConfigureAwait(false);
+                }
+                catch (Exception failure) when (failure is IOException or ObjectDisposedException or OperationCanceledException)
+                {
+                    exception = failure;
+                }
+
+                taken = 0;
+            }
+
             // A failed write means the connection is gone: nothing more can be sent on it.
             if (exception is not OperationCanceledException)
             {
@@ -392,6 +428,72 @@ public sealed partial class ConnectedClient
         finally
         {
             ArrayPool<OutgoingMessage>.Shared.Return(batch);
+        }
+    }
+
+    /// <summary>
+    /// After the WebSocket failed the connection on bad input (its close frame held by the stream, see
+    /// <see cref="ConnectionStream.HasHeldClose"/>): sends the messages of <paramref name="batch"/> from
+    /// <paramref name="from"/> to <paramref name="count"/> and everything queued, then that close frame, so a
+    /// message that arrived whole before the bad input (an echo, a relay) is not lost with the connection.
+    /// Only the connection's writer, or the receive loop when no writer runs, calls it.
+    /// </summary>
+    /// <remarks>
+    /// The connection's WebSocket refuses sends once it has sent (as far as it knows) its close, so the
+    /// messages are framed by a WebSocket of their own over a memory stream: the BCL's framing still, and
+    /// uncompressed, which is valid whatever was negotiated (RFC 7692 section 6). Nothing follows them.
+    /// </remarks>
+    private async Task SendQueuedThenHeldCloseAsync(OutgoingMessage[]? batch, int from, int count)
+    {
+        var messages = new List<OutgoingMessage>();
+        for (var i = from; i < count; i++)
+        {
+            messages.Add(batch![i]);
+            batch[i] = null!;
+        }
+
+        lock (_sendQueue)
+        {
+            _closing = true;
+            _closeSent = true;
+            if (!Volatile.Read(ref _queueDiscarded))
+            {
+                messages.AddRange(_sendQueue);
+            }
+            else
+            {
+                messages.ForEach(message => message.Release());
+                messages.Clear();
+                foreach (var message in _sendQueue)
+                {
+                    message.Release();
+                }
+            }
+
+            _sendQueue.Clear();
+            _queuedBytes = 0;
+        }
+
+        var sent = new MessageTally();
+        try
+        {
+            using var frames = new MemoryStream();
+            using var framer = WebSocket.CreateFromStream(frames, new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = TimeSpan.Zero });
+            foreach (var message in messages)
+            {
+                await framer.SendAsync(message.Payload, message.Type, WebSocketMessageFlags.EndOfMessage, CancellationToken.None).ConfigureAwait(false);
+                sent.Add(message.Length);
+            }
+
+            await _stream.WriteFramesThenHeldCloseAsync(frames.GetBuffer().AsMemory(0, (int)frames.Length), CancellationToken.None).ConfigureAwait(false);
+            FlushSent(ref sent);
+        }
+        finally
+        {
+            foreach (var message in messages)
+            {
+                message.Release();
+            }
         }
     }
 

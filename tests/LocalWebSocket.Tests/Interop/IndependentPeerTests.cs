@@ -108,7 +108,23 @@ public sealed class IndependentPeerTests
         var (exitCode, output, errors) = await PeerProcess.RunAsync(PeerProcess.Python, "ws_conformance_probe.py", server.WebSocketUrl.ToString());
 
         Assert.True(exitCode == 0, output + errors);
-        Assert.Contains("12 passed, 0 failed", output, StringComparison.Ordinal);
+        Assert.Contains("18 passed, 0 failed", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Autobahn_style_probes_find_our_server_conformant_with_compression_on()
+    {
+        await using var server = await TestServers.StartAsync(o =>
+        {
+            o.Routing = RoutingMode.Echo;
+            o.DangerousDeflateOptions = new System.Net.WebSockets.WebSocketDeflateOptions();
+        });
+
+        var (exitCode, output, errors) = await PeerProcess.RunAsync(PeerProcess.Python, "ws_conformance_probe.py", server.WebSocketUrl.ToString(), "--deflate");
+
+        Assert.True(exitCode == 0, output + errors);
+        Assert.Contains("PASS compressed text, then RSV2: echoed before the failure echo-close 1 echoed, close 1002", output, StringComparison.Ordinal);
+        Assert.Contains("19 passed, 0 failed", output, StringComparison.Ordinal);
     }
 
     [Theory]
