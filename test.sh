@@ -32,9 +32,14 @@ fi
 
 log=$(mktemp)
 packaging=$(mktemp)
-trap 'rm -f "$log" "$packaging"' EXIT
+results=$(mktemp -d)
+trap 'rm -rf "$log" "$packaging" "$results"' EXIT
 status=0
-dotnet test LocalWebSocket.slnx 2>&1 | tee "$log" || status=$?
+dotnet test LocalWebSocket.slnx --logger "trx;LogFileName=results.trx" --results-directory "$results" 2>&1 | tee "$log" || status=$?
+# The README's conformance table, from this run's results.
+if [ -f "$results/results.trx" ]; then
+  /usr/bin/python3 tests/conformance/table.py "$results/results.trx" README.md || status=1
+fi
 
 echo "test.sh: packaging checks (pack, consume, tool install, Native AOT)"
 tests/packaging/check.sh 2>&1 | tee "$packaging" || status=1

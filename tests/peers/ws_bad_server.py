@@ -11,6 +11,12 @@ CASES = {  # path -> (frames [(opcode, payload, fin, rsv, mask)], expected clien
     "badutf8": ([(1, b"\xff\xfe", True, 0, None)], {1007}),
     "masked": ([(1, b"hi", True, 0, b"\x01\x02\x03\x04")], {1002}),
     "ping": ([(9, b"are-you-there", True, 0, None)], "pong"),
+    # Autobahn 5.6-5.9: a fragmented text message with a ping between its fragments; the client must answer
+    # the ping and get the message whole ("fragmented").
+    "fragments": ([(1, b"frag", False, 0, None), (9, b"are-you-there", True, 0, None), (0, b"ment", False, 0, None),
+                   (0, b"ed", True, 0, None)], "pong"),
+    # Autobahn 6.4.1: invalid UTF-8 in a middle fragment, the message's end never sent.
+    "fragutf8": ([(1, "κόσμε".encode(), False, 0, None), (0, b"\xed\xa0\x80", False, 0, None)], {1007}),
 }
 
 class Bad(WebSocketServerProtocol):

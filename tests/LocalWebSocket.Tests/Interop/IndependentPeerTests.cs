@@ -127,11 +127,27 @@ public sealed class IndependentPeerTests
         Assert.Contains("19 passed, 0 failed", output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Our_client_reassembles_fragments_with_a_ping_between_them()
+    {
+        await using var peer = PeerProcess.Start(PeerProcess.Python, "ws_bad_server.py", "30");
+        var port = (await peer.WaitForLineAsync("listening ")).Split(' ')[1];
+        await using var client = new LocalWebSocketClient(new LocalWebSocketClientOptions { ReconnectPolicy = ReconnectPolicy.None });
+        var got = new Probe<WebSocketMessage>();
+        client.MessageReceived += (_, m) => got.Add(m);
+
+        await client.ConnectAsync($"ws://127.0.0.1:{port}/fragments").Within();
+
+        Assert.Equal("RESULT fragments pong PASS", await peer.WaitForLineAsync("RESULT fragments"));
+        Assert.Equal("fragmented", (await got.WaitForCountAsync(1)).Single().Text);
+    }
+
     [Theory]
     [InlineData("rsv1", 1002)]
     [InlineData("badop", 1002)]
     [InlineData("badutf8", 1007)]
     [InlineData("masked", 1002)]
+    [InlineData("fragutf8", 1007)]
     public async Task Our_client_fails_a_misbehaving_server_with_the_right_close_code(string scenario, int expectedCode)
     {
         await using var peer = PeerProcess.Start(PeerProcess.Python, "ws_bad_server.py", "30");

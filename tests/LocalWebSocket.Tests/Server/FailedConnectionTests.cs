@@ -74,6 +74,31 @@ public sealed class FailedConnectionTests
         Assert.Equal(payloads, (await got.WaitForCountAsync(Count)).Select(m => m.ToArray()));
     }
 
+    [Theory]
+    [InlineData(new byte[] { 0xED, 0xA0, 0x80 })] // A UTF-16 surrogate (Autobahn 6.4.1).
+    [InlineData(new byte[] { 0xF4, 0x90, 0x80, 0x80 })] // Above U+10FFFF (Autobahn 6.4.2).
+    public async Task Invalid_UTF_8_in_a_fragment_fails_the_connection_before_the_message_ends(byte[] invalid)
+    {
+        await using var server = await TestServers.StartAsync(o => o.Routing = RoutingMode.Echo);
+        await using var bad = await RawConnection.OpenAsync(server.Port);
+        await bad.SendAsync(RawConnection.Upgrade());
+        Assert.Equal(101, RawConnection.StatusOf(await bad.ReadHeadAsync()));
+
+        // A valid first fragment, then the invalid one, and the message's end never sent: the server must
+        // not wait for it (RFC 6455 section 8.1).
+        await bad.SendAsync([.. Masked(0x01, "κόσμε"u8.ToArray()), .. Masked(0x00, invalid)]);
+
+        var frames = await ReadFramesUntilCloseAsync(bad);
+        Assert.Equal(1007, (frames.Single().Payload[0] << 8) | frames.Single().Payload[1]);
+    }
+
+    /// <summary>One client frame (masked, under 126 bytes) with the given first byte.</summary>
+    private static byte[] Masked(byte header, byte[] payload)
+    {
+        byte[] mask = [0x11, 0x22, 0x33, 0x44];
+        return [header, (byte)(0x80 | payload.Length), .. mask, .. payload.Select((b, i) => (byte)(b ^ mask[i % 4]))];
+    }
+
     private sealed record Frame(byte Header, byte[] Payload);
 
     /// <summary>Reads the server's (unmasked) frames until its close frame or the end of the stream.</summary>
