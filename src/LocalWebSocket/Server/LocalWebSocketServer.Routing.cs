@@ -175,29 +175,27 @@ public sealed partial class LocalWebSocketServer
         }
 
         var outgoing = OutgoingMessage.FromRented(buffer, length, type);
-        var queued = false;
         try
         {
             var routing = _options.Routing;
             if (routing != RoutingMode.None)
             {
-                // The first queue to take the message keeps the reference it was made with; the others add theirs.
+                // Every queue adds its own reference, and this one, made with the message, is held until the last
+                // queue has it: handed to the first queue, that queue's writer (running on another thread) could
+                // send the message and return its buffer to the pool while it is still being queued elsewhere,
+                // and the pool would then hand the same buffer to two messages.
                 foreach (var client in ClientSnapshot())
                 {
-                    if ((routing == RoutingMode.Echo || !ReferenceEquals(client, sender))
-                        && client.Enqueue(outgoing, handOverReference: !queued, router: sender))
+                    if (routing == RoutingMode.Echo || !ReferenceEquals(client, sender))
                     {
-                        queued = true;
+                        client.Enqueue(outgoing, handOverReference: false, router: sender);
                     }
                 }
             }
         }
         finally
         {
-            if (!queued)
-            {
-                outgoing.Release();
-            }
+            outgoing.Release();
         }
 
         if (received is not null)

@@ -502,10 +502,12 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
         var count = 0;
         try
         {
-            // The first queue to take the message keeps the reference it was made with; the others add theirs.
+            // Every queue adds its own reference, and this one, made with the message, is held until the last
+            // queue has it: handed to the first queue, that queue's writer could send the message and return its
+            // buffer to the pool while it is still being queued elsewhere.
             foreach (var client in ClientSnapshot())
             {
-                if (predicate(client) && client.Enqueue(outgoing, handOverReference: count == 0))
+                if (predicate(client) && client.Enqueue(outgoing, handOverReference: false))
                 {
                     count++;
                 }
@@ -515,10 +517,7 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
         }
         finally
         {
-            if (count == 0)
-            {
-                outgoing.Release();
-            }
+            outgoing.Release();
         }
     }
 
