@@ -26,6 +26,7 @@ try
         Host = "127.0.0.1",
         Port = 0,
         Routing = RoutingMode.Echo,
+        DangerousDeflateOptions = new WebSocketDeflateOptions { ServerMaxWindowBits = 12 },
         Details = new JsonObject { ["name"] = "aot smoke", ["players"] = 0 },
         Certificate = certificate,
         AdvertiseMdns = true,
@@ -80,7 +81,8 @@ try
     client.MessageReceived += (_, m) => echoes.Writer.TryWrite(m);
     var firstStreamed = FirstAsync(server.Messages);
     await client.ConnectAsync(found.Url, ct);
-    Check(client.IsConnected, $"connected over TLS to {client.Url!.GetLeftPart(UriPartial.Path)}");
+    Check(client.IsConnected && client.Extensions?.StartsWith("permessage-deflate", StringComparison.Ordinal) == true,
+        $"connected over TLS to {client.Url!.GetLeftPart(UriPartial.Path)}, compressed ({client.Extensions})");
 
     await client.SendAsync("text", ct);
     await client.SendAsync(new byte[] { 1, 2, 3 }.AsMemory(), ct);
