@@ -102,6 +102,74 @@ public sealed class HandshakeFuzzTests
         await TestServers.UntilAsync(() => server.GetStatistics().OpenConnections == 1, "only the healthy connection is left");
     }
 
+    [Fact]
+    public void Fifty_thousand_odd_query_strings_decode_without_error_to_valid_text()
+    {
+        var random = new Random(Seed + 2);
+        const string Alphabet = "%&=+ab\u00e9\u00ff?#;";
+        string[] escapes = ["%C0%AF", "%FF", "%E2%82", "%ED%A0%80", "%F0%9F%98%80", "%", "%4", "%zz", "%00", "%2B", "%26", "%3D"];
+        for (var i = 0; i < 50_000; i++)
+        {
+            var query = new StringBuilder();
+            var parts = random.Next(1, 40);
+            for (var p = 0; p < parts; p++)
+            {
+                query.Append(random.Next(3) == 0 ? escapes[random.Next(escapes.Length)] : Alphabet[random.Next(Alphabet.Length)].ToString());
+            }
+
+            var decoded = QueryString.Parse(query.ToString());
+
+            // Keys and values are always valid UTF-16 text (invalid UTF-8 becomes U+FFFD), ready for JSON.
+            foreach (var (key, value) in decoded)
+            {
+                Assert.True(IsValidText(key) && IsValidText(value), $"case {i}: {query}");
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Clients_with_huge_repeated_and_invalid_details_are_served_and_described_safely()
+    {
+        await using var server = await TestServers.StartAsync(o => o.Routing = RoutingMode.Echo);
+        var huge = new string('x', 6000);
+        var query = $"name=a&name=b&bad=%FF%FE&cut=%E2%82&=empty&flag&huge={huge}";
+        await using var client = new LocalWebSocketClient(new LocalWebSocketClientOptions { ReconnectPolicy = ReconnectPolicy.None });
+        await client.ConnectAsync(new Uri(server.WebSocketUrl + "?" + query)).Within();
+        await TestServers.UntilAsync(() => server.Clients.Count == 1, "the client joined");
+
+        var details = server.Clients[0].Details;
+        Assert.Equal("b", details["name"]);
+        Assert.Equal("\uFFFD\uFFFD", details["bad"]);
+        Assert.Equal("", details["flag"]);
+        Assert.Equal(huge, details["huge"]);
+        Assert.Equal("empty", details[""]);
+
+        // A head over the limit is refused with 431, and the server goes on.
+        await using var tooBig = new LocalWebSocketClient(new LocalWebSocketClientOptions { ReconnectPolicy = ReconnectPolicy.None });
+        var refusal = await Assert.ThrowsAsync<LocalWebSocketException>(() => tooBig.ConnectAsync(new Uri(server.WebSocketUrl + "?huge=" + new string('y', 9000))));
+        Assert.Equal(431, refusal.StatusCode);
+        var echoed = new Probe<string>();
+        client.MessageReceived += (_, m) => echoed.Add(m.Text);
+        await client.SendAsync("fine");
+        Assert.Equal(["fine"], await echoed.WaitForCountAsync(1));
+    }
+
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    /// <summary>No lone surrogate: the text encodes to UTF-8 (and so to JSON) as it is.</summary>
+    private static bool IsValidText(string text)
+    {
+        try
+        {
+            _ = StrictUtf8.GetByteCount(text);
+            return true;
+        }
+        catch (EncoderFallbackException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Writes a head, ends the sending side, and reads whatever comes back until the server closes.</summary>
     private static async Task SendOneAsync(int port, byte[] head)
     {
