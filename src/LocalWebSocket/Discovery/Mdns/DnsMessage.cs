@@ -101,7 +101,12 @@ internal sealed class DnsMessage
 
     /// <summary>Encodes the message, compressing repeated name suffixes.</summary>
     /// <exception cref="InvalidOperationException">The message does not fit <see cref="MaxPacketSize"/>.</exception>
-    public byte[] Encode()
+    public byte[] Encode() =>
+        TryEncode(out var packet) ? packet : throw new InvalidOperationException("The DNS message is larger than one mDNS packet.");
+
+    /// <summary>Encodes the message; false when it does not fit <see cref="MaxPacketSize"/>.</summary>
+    /// <exception cref="InvalidOperationException">A name or TXT entry cannot be encoded at all (a label over 63 bytes).</exception>
+    public bool TryEncode(out byte[] packet)
     {
         var writer = new Writer();
         writer.UInt16(Id);
@@ -122,7 +127,7 @@ internal sealed class DnsMessage
             writer.Record(record);
         }
 
-        return writer.ToArray();
+        return writer.TryToArray(out packet);
     }
 
     private static bool TryReadRecord(ReadOnlySpan<byte> packet, ref int offset, out DnsRecord record)
@@ -387,7 +392,10 @@ internal sealed class DnsMessage
             _buffer.Position = end;
         }
 
-        public byte[] ToArray() =>
-            _buffer.Length <= MaxPacketSize ? _buffer.ToArray() : throw new InvalidOperationException("The DNS message is too large.");
+        public bool TryToArray(out byte[] packet)
+        {
+            packet = _buffer.Length <= MaxPacketSize ? _buffer.ToArray() : [];
+            return _buffer.Length <= MaxPacketSize;
+        }
     }
 }

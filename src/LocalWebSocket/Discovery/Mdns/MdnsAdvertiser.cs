@@ -151,7 +151,41 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
         var records = Records(address);
         var answers = new List<DnsRecord>();
         var additionals = new List<DnsRecord>();
-        foreach (var question in query.Questions)
+        var answered = new List<DnsQuestion>();
+        foreach (var question in query.Questions.DistinctBy(q => (q.Name.TrimEnd('.').ToLowerInvariant(), q.Type)))
+        {
+            var before = answers.Count;
+            AnswerQuestion(question);
+            if (answers.Count > before)
+            {
+                answered.Add(question);
+            }
+        }
+
+        if (answers.Count == 0)
+        {
+            return null;
+        }
+
+        additionals.RemoveAll(answers.Contains);
+        if (legacy)
+        {
+            // RFC 6762 section 6.7: a one-shot querier gets the query id back, its questions, and short TTLs.
+            // Only the questions we answer are repeated: echoing a packet full of others' questions (or one
+            // question a thousand times) would not fit a response.
+            return new DnsMessage
+            {
+                Id = query.Id,
+                IsResponse = true,
+                Questions = answered,
+                Answers = [.. answers.Distinct().Select(r => r.WithTtl(Math.Min(r.Ttl, 10)))],
+                Additionals = [.. additionals.Distinct().Select(r => r.WithTtl(Math.Min(r.Ttl, 10)))],
+            };
+        }
+
+        return new DnsMessage { IsResponse = true, Answers = [.. answers.Distinct()], Additionals = [.. additionals.Distinct()] };
+
+        void AnswerQuestion(DnsQuestion question)
         {
             var any = question.Type == DnsType.Any;
             if (Same(question.Name, ServiceEnumeration) && (any || question.Type == DnsType.Ptr))
@@ -176,27 +210,6 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
                 answers.AddRange(records.Skip(3).Where(r => any || r.Type == question.Type));
             }
         }
-
-        if (answers.Count == 0)
-        {
-            return null;
-        }
-
-        additionals.RemoveAll(answers.Contains);
-        if (legacy)
-        {
-            // RFC 6762 section 6.7: a one-shot querier gets the query id back, its questions, and short TTLs.
-            return new DnsMessage
-            {
-                Id = query.Id,
-                IsResponse = true,
-                Questions = query.Questions,
-                Answers = [.. answers.Distinct().Select(r => r.WithTtl(Math.Min(r.Ttl, 10)))],
-                Additionals = [.. additionals.Distinct().Select(r => r.WithTtl(Math.Min(r.Ttl, 10)))],
-            };
-        }
-
-        return new DnsMessage { IsResponse = true, Answers = [.. answers.Distinct()], Additionals = [.. additionals.Distinct()] };
     }
 
     /// <summary>Known-answer suppression (RFC 6762 section 7.1): the querier already has our record with over half its TTL.</summary>
@@ -215,6 +228,11 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
         catch (System.Net.Sockets.SocketException exception)
         {
             _logger.LogDebug(exception, "mDNS send on {Interface} failed.", transport.InterfaceAddress);
+        }
+        catch (InvalidOperationException exception)
+        {
+            // A response that cannot be encoded (it would not fit a packet) is not sent; the loop answers on.
+            _logger.LogDebug(exception, "mDNS response on {Interface} not sent.", transport.InterfaceAddress);
         }
     }
 

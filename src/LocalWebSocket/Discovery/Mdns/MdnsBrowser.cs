@@ -1,6 +1,8 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Threading.Channels;
 
@@ -16,11 +18,29 @@ internal sealed class MdnsBrowser : IAsyncDisposable
     /// <summary>Query intervals: at once, then doubling from 1 s up to one a minute (RFC 6762 section 5.2).</summary>
     private static readonly TimeSpan MaxQueryInterval = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// The most records the cache holds. A LAN of a few hundred services needs a few per service; anyone on
+    /// the link can send valid-looking records, so past this the least recently refreshed are dropped.
+    /// </summary>
+    internal const int MaxCachedRecords = 4096;
+
     private readonly IReadOnlyList<IPAddress> _interfaces;
     private readonly TimeProvider _time;
     private readonly string _serviceType;
-    private readonly Dictionary<(string Name, DnsType Type, string Key), (DnsRecord Record, DateTimeOffset Expires)> _cache = [];
+    private readonly string _instanceSuffix;
+
+    // Guarded by _gate: the receive loops store, the query loop expires and asks, the watcher resolves.
+    // Invariants: every cache entry has one queue item with its stamp (older items for the same key are
+    // stale and skipped); _hostReferences counts, per lower-case host name, the cached SRV records that
+    // point at it, so address records are kept only for hosts a service of ours names.
+    private readonly Dictionary<CacheKey, CacheEntry> _cache = [];
+    private readonly Queue<(CacheKey Key, long Stamp)> _refreshOrder = new();
+    private readonly Dictionary<string, int> _hostReferences = [];
+    private long _nextStamp;
     private readonly Lock _gate = new();
+
+    private long _responsesReceived;
+
     private readonly List<MdnsTransport> _transports = [];
 
     public MdnsBrowser(IReadOnlyList<IPAddress> interfaces, TimeProvider? timeProvider = null, string serviceType = MdnsAdvertiser.ServiceType)
@@ -28,6 +48,22 @@ internal sealed class MdnsBrowser : IAsyncDisposable
         _interfaces = interfaces;
         _time = timeProvider ?? TimeProvider.System;
         _serviceType = serviceType;
+        _instanceSuffix = "." + Normal(serviceType);
+    }
+
+    /// <summary>How many well-formed responses the receive loops have handled (for tests, to pace what they send).</summary>
+    internal long ResponsesReceived => Interlocked.Read(ref _responsesReceived);
+
+    /// <summary>How many records the cache holds now (for tests: it never exceeds <see cref="MaxCachedRecords"/>).</summary>
+    internal int CachedRecordCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _cache.Count;
+            }
+        }
     }
 
     /// <summary>Browses until cancelled, yielding a snapshot whenever the set of services changes.</summary>
@@ -82,9 +118,14 @@ internal sealed class MdnsBrowser : IAsyncDisposable
             try
             {
                 var (message, _) = await transport.ReceiveAsync(buffer, cancellationToken).ConfigureAwait(false);
-                if (message.IsResponse && Store(message))
+                if (message.IsResponse)
                 {
-                    changes.TryWrite(true);
+                    if (Store(message))
+                    {
+                        changes.TryWrite(true);
+                    }
+
+                    Interlocked.Increment(ref _responsesReceived);
                 }
             }
             catch (OperationCanceledException)
@@ -124,7 +165,7 @@ internal sealed class MdnsBrowser : IAsyncDisposable
 
                 if (questions.Count > 0)
                 {
-                    var query = new DnsMessage { Questions = questions, Answers = KnownAnswers(now) };
+                    var query = FitQuery(questions, KnownAnswers(now));
                     foreach (var transport in _transports)
                     {
                         await transport.SendAsync(query, null, cancellationToken).ConfigureAwait(false);
@@ -144,20 +185,27 @@ internal sealed class MdnsBrowser : IAsyncDisposable
         }
     }
 
-    /// <summary>Caches the records of a response; true when anything new or removed.</summary>
-    private bool Store(DnsMessage message)
+    /// <summary>Caches the records of a response that concern our service type; true when anything new or removed.</summary>
+    internal bool Store(DnsMessage message)
     {
         var now = _time.GetUtcNow();
         var changed = false;
         lock (_gate)
         {
+            // Address records are wanted for the hosts of SRV records in this very message too.
+            var hostsInMessage = message.AllRecords.OfType<SrvRecord>().Where(IsRelevant).Select(srv => Normal(srv.Target)).ToHashSet();
             foreach (var record in message.AllRecords)
             {
+                if (!IsRelevant(record) && !(record is AddressRecord && hostsInMessage.Contains(Normal(record.Name))))
+                {
+                    continue;
+                }
+
                 var key = KeyOf(record);
                 if (record.Ttl == 0)
                 {
                     // A goodbye: RFC 6762 section 10.1 keeps it one more second; we drop it at once.
-                    changed |= _cache.Remove(key);
+                    changed |= RemoveLocked(key);
                     continue;
                 }
 
@@ -165,17 +213,99 @@ internal sealed class MdnsBrowser : IAsyncDisposable
                 {
                     foreach (var stale in _cache.Keys.Where(k => k.Name == key.Name && k.Type == key.Type && k.Key != key.Key).ToList())
                     {
-                        _cache.Remove(stale);
-                        changed = true;
+                        changed |= RemoveLocked(stale);
                     }
                 }
 
-                changed |= !_cache.ContainsKey(key) || !_cache[key].Record.Equals(record);
-                _cache[key] = (record, now + TimeSpan.FromSeconds(record.Ttl));
+                changed |= !_cache.TryGetValue(key, out var old) || !old.Record.Equals(record);
+                PutLocked(key, record, now + TimeSpan.FromSeconds(record.Ttl));
             }
+
+            changed |= EvictLocked();
         }
 
         return changed;
+    }
+
+    /// <summary>
+    /// PTRs of our service type naming one of its instances, SRV and TXT records of such instances, and
+    /// address records of hosts a cached SRV names. The rest of the link's traffic is not ours to keep.
+    /// </summary>
+    private bool IsRelevant(DnsRecord record) => record switch
+    {
+        PtrRecord ptr => Normal(ptr.Name) == Normal(_serviceType) && Normal(ptr.Target).EndsWith(_instanceSuffix, StringComparison.Ordinal),
+        SrvRecord or TxtRecord => Normal(record.Name).EndsWith(_instanceSuffix, StringComparison.Ordinal),
+        AddressRecord => _hostReferences.ContainsKey(Normal(record.Name)),
+        _ => false,
+    };
+
+    private void PutLocked(CacheKey key, DnsRecord record, DateTimeOffset expires)
+    {
+        Debug.Assert(_gate.IsHeldByCurrentThread);
+        if (_cache.TryGetValue(key, out var old))
+        {
+            ForgetHostLocked(old.Record);
+        }
+
+        var stamp = _nextStamp++;
+        _cache[key] = new CacheEntry(record, expires, stamp);
+        _refreshOrder.Enqueue((key, stamp));
+        if (record is SrvRecord srv)
+        {
+            var host = Normal(srv.Target);
+            _hostReferences[host] = _hostReferences.GetValueOrDefault(host) + 1;
+        }
+    }
+
+    private bool RemoveLocked(CacheKey key)
+    {
+        Debug.Assert(_gate.IsHeldByCurrentThread);
+        if (!_cache.Remove(key, out var old))
+        {
+            return false;
+        }
+
+        ForgetHostLocked(old.Record);
+        return true;
+    }
+
+    private void ForgetHostLocked(DnsRecord record)
+    {
+        if (record is SrvRecord srv)
+        {
+            var host = Normal(srv.Target);
+            Debug.Assert(_hostReferences.ContainsKey(host));
+            if (--_hostReferences[host] == 0)
+            {
+                _hostReferences.Remove(host);
+            }
+        }
+    }
+
+    /// <summary>Drops the least recently refreshed records past <see cref="MaxCachedRecords"/>, and compacts the refresh order.</summary>
+    private bool EvictLocked()
+    {
+        Debug.Assert(_gate.IsHeldByCurrentThread);
+        var evicted = false;
+        while (_cache.Count > MaxCachedRecords && _refreshOrder.TryDequeue(out var oldest))
+        {
+            if (_cache.TryGetValue(oldest.Key, out var entry) && entry.Stamp == oldest.Stamp)
+            {
+                evicted |= RemoveLocked(oldest.Key);
+            }
+        }
+
+        // Refreshes and removals leave stale items behind; rebuilding when they outnumber the live ones keeps
+        // the queue within twice the cache (plus a little), whatever the traffic.
+        if (_refreshOrder.Count > (2 * _cache.Count) + 64)
+        {
+            var live = _cache.Select(entry => (entry.Key, entry.Value.Stamp)).OrderBy(item => item.Stamp).ToList();
+            _refreshOrder.Clear();
+            live.ForEach(_refreshOrder.Enqueue);
+        }
+
+        Debug.Assert(_cache.Count <= MaxCachedRecords);
+        return evicted;
     }
 
     private bool Expire()
@@ -184,7 +314,7 @@ internal sealed class MdnsBrowser : IAsyncDisposable
         lock (_gate)
         {
             var expired = _cache.Where(entry => entry.Value.Expires <= now).Select(entry => entry.Key).ToList();
-            expired.ForEach(key => _cache.Remove(key));
+            expired.ForEach(key => RemoveLocked(key));
             return expired.Count > 0;
         }
     }
@@ -195,22 +325,43 @@ internal sealed class MdnsBrowser : IAsyncDisposable
         var questions = new List<DnsQuestion>();
         lock (_gate)
         {
-            foreach (var ptr in Records<PtrRecord>().Where(p => Same(p.Name, _serviceType)))
+            var index = new RecordIndex(_cache.Values.Select(entry => entry.Record));
+            foreach (var ptr in index.Pointers)
             {
-                var srv = Records<SrvRecord>().FirstOrDefault(s => Same(s.Name, ptr.Target));
+                var srv = index.Service(ptr.Target);
                 if (srv is null)
                 {
                     questions.Add(new DnsQuestion(ptr.Target, DnsType.Srv));
                     questions.Add(new DnsQuestion(ptr.Target, DnsType.Txt));
                 }
-                else if (!Records<AddressRecord>().Any(a => Same(a.Name, srv.Target)))
+                else if (index.Address(srv.Target) is null)
                 {
                     questions.Add(new DnsQuestion(srv.Target, DnsType.A));
                 }
             }
         }
 
+        // When more is missing than one query can ask (a flood of pointers), FitQuery keeps a prefix: shuffled,
+        // every instance gets its turn over the next queries.
+        Random.Shared.Shuffle(CollectionsMarshal.AsSpan(questions));
         return questions;
+    }
+
+    /// <summary>
+    /// A query of as many of the questions and known answers as fit one packet: the ones left out are asked
+    /// (or suppressed) next time, which costs at worst an answer we already had.
+    /// </summary>
+    internal static DnsMessage FitQuery(List<DnsQuestion> questions, List<DnsRecord> knownAnswers)
+    {
+        var query = new DnsMessage { Questions = questions, Answers = knownAnswers };
+        while (!query.TryEncode(out _))
+        {
+            query = knownAnswers.Count > 0
+                ? new DnsMessage { Questions = questions, Answers = knownAnswers = knownAnswers[..(knownAnswers.Count / 2)] }
+                : new DnsMessage { Questions = questions = questions[..(questions.Count / 2)] };
+        }
+
+        return query;
     }
 
     /// <summary>Known-answer suppression: the PTRs we hold with over half their TTL left.</summary>
@@ -231,20 +382,17 @@ internal sealed class MdnsBrowser : IAsyncDisposable
         var servers = new Dictionary<Uri, DiscoveredServer>();
         lock (_gate)
         {
-            foreach (var ptr in Records<PtrRecord>().Where(p => Same(p.Name, _serviceType)))
+            var index = new RecordIndex(_cache.Values.Select(entry => entry.Record));
+            foreach (var ptr in index.Pointers)
             {
-                var srv = Records<SrvRecord>().FirstOrDefault(s => Same(s.Name, ptr.Target));
-                var address = srv is null ? null : Records<AddressRecord>()
-                    .Where(a => Same(a.Name, srv.Target))
-                    .OrderBy(a => a.Address.AddressFamily == AddressFamily.InterNetwork ? 0 : 1)
-                    .FirstOrDefault();
+                var srv = index.Service(ptr.Target);
+                var address = srv is null ? null : index.Address(srv.Target);
                 if (srv is null || address is null)
                 {
                     continue;
                 }
 
-                var txt = Records<TxtRecord>().FirstOrDefault(t => Same(t.Name, ptr.Target))?.ToDictionary()
-                    ?? new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+                var txt = index.Text(ptr.Target)?.ToDictionary() ?? new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
                 var path = txt.TryGetValue("path", out var p) && p.StartsWith('/') ? p : "/ws";
                 var host = address.Address.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{address.Address}]" : address.Address.ToString();
                 var url = new Uri($"ws://{host}:{srv.Port}{path}");
@@ -254,8 +402,6 @@ internal sealed class MdnsBrowser : IAsyncDisposable
 
         return [.. servers.Values.OrderBy(s => s.Url.ToString(), StringComparer.Ordinal)];
     }
-
-    private IEnumerable<T> Records<T>() where T : DnsRecord => _cache.Values.Select(entry => entry.Record).OfType<T>();
 
     /// <summary>The TXT entries, less the protocol ones, as a JSON object of strings.</summary>
     private static JsonElement DetailsOf(Dictionary<string, string> txt)
@@ -283,15 +429,65 @@ internal sealed class MdnsBrowser : IAsyncDisposable
         return label.EndsWith(suffix, StringComparison.OrdinalIgnoreCase) ? label[..^suffix.Length] : label;
     }
 
-    private static (string Name, DnsType Type, string Key) KeyOf(DnsRecord record) => (record.Name.ToLowerInvariant(), record.Type, record switch
+    private static CacheKey KeyOf(DnsRecord record) => new(Normal(record.Name), record.Type, record switch
     {
-        PtrRecord ptr => ptr.Target.ToLowerInvariant(),
-        SrvRecord srv => $"{srv.Target.ToLowerInvariant()}:{srv.Port}",
+        PtrRecord ptr => Normal(ptr.Target),
+        SrvRecord srv => $"{Normal(srv.Target)}:{srv.Port}",
         AddressRecord address => address.Address.ToString(),
         _ => "",
     });
 
+    /// <summary>A name as compared here: DNS names are case-insensitive and the final dot is optional.</summary>
+    private static string Normal(string name) => name.TrimEnd('.').ToLowerInvariant();
+
     private static bool Same(string a, string b) => string.Equals(a.TrimEnd('.'), b.TrimEnd('.'), StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>A record's identity in the cache: its name, type, and what tells two records of a set apart.</summary>
+    private readonly record struct CacheKey(string Name, DnsType Type, string Key);
+
+    /// <summary>A cached record, when it expires, and when it was last stored (for eviction order).</summary>
+    private readonly record struct CacheEntry(DnsRecord Record, DateTimeOffset Expires, long Stamp);
+
+    /// <summary>The cache's records by name, built once per pass so a pass is linear in the cache, not quadratic.</summary>
+    private sealed class RecordIndex
+    {
+        private readonly Dictionary<string, SrvRecord> _services = [];
+        private readonly Dictionary<string, TxtRecord> _texts = [];
+        private readonly Dictionary<string, AddressRecord> _addresses = [];
+
+        public RecordIndex(IEnumerable<DnsRecord> records)
+        {
+            foreach (var record in records)
+            {
+                var name = Normal(record.Name);
+                switch (record)
+                {
+                    case PtrRecord ptr:
+                        Pointers.Add(ptr);
+                        break;
+                    case SrvRecord srv:
+                        _services.TryAdd(name, srv);
+                        break;
+                    case TxtRecord txt:
+                        _texts.TryAdd(name, txt);
+                        break;
+                    case AddressRecord address when address.Address.AddressFamily == AddressFamily.InterNetwork || !_addresses.ContainsKey(name):
+                        // IPv4 first: the URL it gives needs no scope id.
+                        _addresses[name] = address;
+                        break;
+                }
+            }
+        }
+
+        /// <summary>The instances' pointers (the cache holds only those of our service type).</summary>
+        public List<PtrRecord> Pointers { get; } = [];
+
+        public SrvRecord? Service(string instance) => _services.GetValueOrDefault(Normal(instance));
+
+        public TxtRecord? Text(string instance) => _texts.GetValueOrDefault(Normal(instance));
+
+        public AddressRecord? Address(string host) => _addresses.GetValueOrDefault(Normal(host));
+    }
 
     public ValueTask DisposeAsync()
     {
