@@ -172,6 +172,28 @@ internal sealed class CommandLine
         return value;
     }
 
+    /// <summary>
+    /// A time in seconds, fractions allowed (<c>0.5</c>), up to <paramref name="maxSeconds"/>; 0 only when
+    /// <paramref name="zeroAllowed"/> (an option where 0 means off).
+    /// </summary>
+    public TimeSpan Seconds(string option, TimeSpan fallback, double maxSeconds, bool zeroAllowed)
+    {
+        var text = Last(option);
+        if (text is null)
+        {
+            return fallback;
+        }
+
+        if (!double.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var value)
+            || value > maxSeconds || (value == 0 && !zeroAllowed))
+        {
+            var range = zeroAllowed ? "from 0" : "over 0";
+            throw Error($"{option} takes seconds {range} to {maxSeconds.ToString("N0", CultureInfo.InvariantCulture)} (fractions allowed), not '{text}'");
+        }
+
+        return TimeSpan.FromSeconds(value);
+    }
+
     /// <summary>The <c>key=value</c> pairs of a repeatable option such as <c>--detail</c>.</summary>
     public Dictionary<string, string> Pairs(string option)
     {

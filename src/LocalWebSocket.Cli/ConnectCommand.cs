@@ -23,6 +23,8 @@ internal static class ConnectCommand
             new("--reconnect", "POLICY", "jitter (default: 1 s to 30 s with full jitter), exponential, linear, constant,\ninfinite, or none."),
             new("--json", null, "Print one JSON object per event and line, for scripts: {\"event\":\"state\",...},\n{\"event\":\"message\",\"type\":\"text\",\"text\":\"hi\"} (binary as base64), {\"event\":\"error\",...}."),
             new("--pin", "SHA256", "For wss:// with a self-signed certificate: the fingerprint the server printed."),
+            new("--keep-alive", "SECONDS", "Ping the server every SECONDS (default 30; 0 turns pings off)."),
+            new("--keep-alive-timeout", "SECONDS", "Drop the connection (and reconnect) when a pong has not come SECONDS after a ping\n(default 30)."),
         ]);
 
     public static async Task<int> RunAsync(CommandLine line, CliContext context)
@@ -51,6 +53,9 @@ internal static class ConnectCommand
         {
             options.Details[key] = value;
         }
+
+        options.KeepAliveInterval = line.Seconds("--keep-alive", options.KeepAliveInterval, 86_400, zeroAllowed: true);
+        options.KeepAliveTimeout = line.Seconds("--keep-alive-timeout", options.KeepAliveTimeout, 86_400, zeroAllowed: false);
 
         await using IConnectOutput printer = line.Has("--json") ? new JsonOutput(context.Output) : new TranscriptOutput(context.Output, context.Color);
         await using var client = new LocalWebSocketClient(options);

@@ -34,6 +34,8 @@ internal static class ServeCommand
             new("--limit-loopback", null, "Count this machine's own connections against the two limits above too\n(by default loopback is not limited: load tests, bots, conformance suites)."),
             new("--no-mdns", null, "Do not advertise over mDNS."),
             new("--interface", "ADDR", "Advertise over mDNS on this IPv4 interface (repeatable; default: the listen address,\nor every LAN interface)."),
+            new("--keep-alive", "SECONDS", "Ping each idle client every SECONDS (default 30; 0 turns pings off)."),
+            new("--keep-alive-timeout", "SECONDS", "Drop a client whose pong has not come SECONDS after a ping: a peer that vanished\nwithout closing (default 30)."),
             new("--duration", "SECONDS", "Stop after SECONDS (default: run until Ctrl+C)."),
             new("--quiet", null, "Log only the start and the final counts: no line per join, message or leave."),
         ]);
@@ -97,6 +99,8 @@ internal static class ServeCommand
             options.MessageValidator = new RateLimitValidator(ParseRate(line, rate), TimeSpan.FromSeconds(1));
         }
 
+        options.KeepAliveInterval = line.Seconds("--keep-alive", options.KeepAliveInterval, 86_400, zeroAllowed: true);
+        options.KeepAliveTimeout = line.Seconds("--keep-alive-timeout", options.KeepAliveTimeout, 86_400, zeroAllowed: false);
         options.Certificate = LoadCertificate(line);
         var duration = line.Int("--duration", 0, 0, int.MaxValue / 1000);
         using var lifetime = CancellationTokenSource.CreateLinkedTokenSource(context.Stop);

@@ -39,7 +39,24 @@ internal sealed class NamespaceLan : IAsyncDisposable
 
     /// <summary>Starts the <c>lws</c> tool built with these tests on host <paramref name="host"/>.</summary>
     public PeerProcess StartLws(int host, params string[] arguments) =>
-        Start(host, "dotnet", [Path.Combine(AppContext.BaseDirectory, "lws.dll"), .. arguments]);
+        Start(host, "dotnet", [PeerProcess.LwsDll, .. arguments]);
+
+    /// <summary>Like <see cref="StartLws"/>, with a standard input the test holds open (for <c>lws connect</c>).</summary>
+    public PeerProcess StartLwsWithInput(int host, params string[] arguments) =>
+        PeerProcess.StartRaw("ip", redirectInput: true, ["netns", "exec", $"lws-h{host}-{_suffix}", "dotnet", PeerProcess.LwsDll, .. arguments]);
+
+    /// <summary>
+    /// Unplugs (or plugs back) host <paramref name="host"/>'s cable: its port on the bridge goes down, so its
+    /// packets are dropped both ways and nobody sees a FIN or a reset.
+    /// </summary>
+    public async Task SetLinkAsync(int host, bool up)
+    {
+        var (exitCode, output) = await RunAsync("ip", "-n", $"lws-lan-{_suffix}", "link", "set", $"p{host}", up ? "up" : "down");
+        if (exitCode != 0)
+        {
+            throw new InvalidOperationException($"ip link set p{host}: {output}");
+        }
+    }
 
     public async ValueTask DisposeAsync() =>
         await RunAsync("sh", Path.Combine(PeerProcess.PeersDirectory, "netns-lan.sh"), "down", _suffix);
