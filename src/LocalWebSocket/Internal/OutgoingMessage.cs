@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Net.WebSockets;
 using System.Text;
 
@@ -14,6 +15,7 @@ internal sealed class OutgoingMessage
     private readonly int _length;
     private readonly bool _pooled;
     private int _references = 1;
+    private long _relayWeight;
 
     private OutgoingMessage(byte[] buffer, int length, WebSocketMessageType type, bool pooled)
     {
@@ -61,14 +63,53 @@ internal sealed class OutgoingMessage
         return Copy(message.Data.Span, message.Type);
     }
 
+    /// <summary>
+    /// The relaying client's weight in flight, when a client's message is relayed: the last reference
+    /// released gives this message's weight back (see <c>ConnectedClient.Backpressure.cs</c>).
+    /// </summary>
+    public RelayCounter? Relay { get; private set; }
+
+    /// <summary>
+    /// Counts this message in <paramref name="relay"/> with <paramref name="weight"/> until its last reference
+    /// is released; returns the relay's weight in flight with it.
+    /// </summary>
+    public long CountIn(RelayCounter relay, long weight)
+    {
+        Debug.Assert(Relay is null && weight > 0);
+        _relayWeight = weight;
+        Relay = relay;
+        return relay.Add(weight);
+    }
+
     public void AddReference() => Interlocked.Increment(ref _references);
 
     public void Release()
     {
         var remaining = Interlocked.Decrement(ref _references);
-        if (remaining == 0 && _pooled)
+        if (remaining != 0)
+        {
+            return;
+        }
+
+        Relay?.Add(-_relayWeight);
+        if (_pooled)
         {
             ArrayPool<byte>.Shared.Return(_buffer);
         }
     }
+}
+
+/// <summary>
+/// The weight of one client's relayed messages that some queue, writer or the router still holds (each
+/// message weighs its length, and at least a queue slot's share of the byte limit): a measure of how far
+/// the room is behind that sender. Added by its receive loop, given back by whoever releases a message's
+/// last reference, on any thread. One atomic add each way, once per message, never per delivery: a counter
+/// every writer touched per receiver would cost the fan-out a contended atomic per delivery.
+/// </summary>
+internal sealed class RelayCounter
+{
+    private long _weight;
+
+    /// <summary>Adds <paramref name="weight"/> (negative to give it back); returns the weight in flight.</summary>
+    public long Add(long weight) => Interlocked.Add(ref _weight, weight);
 }

@@ -36,6 +36,8 @@ public sealed partial class ConnectedClient
                 {
                     break;
                 }
+
+                await WaitForRelayAsync().ConfigureAwait(false);
             }
 
             if (_webSocket.State == WebSocketState.CloseReceived)

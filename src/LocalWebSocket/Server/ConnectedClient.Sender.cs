@@ -123,6 +123,7 @@ public sealed partial class ConnectedClient
                         }
 
                         _server.Counters.CountDropped(dropped);
+                        OnQueueShrunkLocked();
                         break;
 
                     default:
@@ -277,6 +278,7 @@ public sealed partial class ConnectedClient
 
         _queuedBytes = 0;
         Volatile.Write(ref _queueDiscarded, true);
+        OnQueueShrunkLocked();
     }
 
     private void ScheduleDrain() => _scheduler.Schedule(this);
@@ -472,6 +474,7 @@ public sealed partial class ConnectedClient
 
             _sendQueue.Clear();
             _queuedBytes = 0;
+            OnQueueShrunkLocked();
         }
 
         var sent = new MessageTally();
@@ -556,6 +559,7 @@ public sealed partial class ConnectedClient
             }
 
             queueEmptied = _sendQueue.Count == 0;
+            OnQueueShrunkLocked();
             return count;
         }
     }

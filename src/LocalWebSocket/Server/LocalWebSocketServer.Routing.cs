@@ -180,16 +180,30 @@ public sealed partial class LocalWebSocketServer
             var routing = _options.Routing;
             if (routing != RoutingMode.None)
             {
+                // Only a sender with more than its share in flight looks for a congested receiver: a sender at a
+                // human or a game's pace costs the router one read (see ConnectedClient.Backpressure.cs).
+                var mayPause = sender.CountRelayed(outgoing);
                 // Every queue adds its own reference, and this one, made with the message, is held until the last
                 // queue has it: handed to the first queue, that queue's writer (running on another thread) could
                 // send the message and return its buffer to the pool while it is still being queued elsewhere,
                 // and the pool would then hand the same buffer to two messages.
+                ConnectedClient? firstCongested = null;
                 foreach (var client in ClientSnapshot())
                 {
-                    if (routing == RoutingMode.Echo || !ReferenceEquals(client, sender))
+                    if ((routing == RoutingMode.Echo || !ReferenceEquals(client, sender))
+                        && client.Enqueue(outgoing, handOverReference: false, router: sender))
                     {
-                        client.Enqueue(outgoing, handOverReference: false, router: sender);
+                        if (mayPause && firstCongested is null && client.IsCongestedForRelay)
+                        {
+                            firstCongested = client;
+                        }
                     }
+                }
+
+                // A receiver is behind, and behind this sender: it waits before its next message is read.
+                if (firstCongested is not null)
+                {
+                    sender.PauseRelayingFor(firstCongested);
                 }
             }
         }

@@ -136,8 +136,10 @@ public sealed class LocalWebSocketServerOptions
     }
 
     /// <summary>
-    /// Most messages waiting to be sent to one client. A burst from a fast sender queues here; a client that
-    /// stays this far behind is a slow consumer. Default 8192.
+    /// Most messages waiting to be sent to one client. A burst from a fast sender queues here; past an eighth
+    /// of it, a client relaying more than its share is read more slowly (relay backpressure), so a flood
+    /// slows its sender rather than filling the room's queues; a client that stays this far behind anyway is
+    /// a slow consumer (<see cref="SendQueueFullMode"/>). Default 8192.
     /// </summary>
     public int SendQueueCapacity
     {
@@ -147,7 +149,8 @@ public sealed class LocalWebSocketServerOptions
 
     /// <summary>
     /// Most payload bytes waiting to be sent to one client. A message always fits an empty queue, whatever
-    /// its size. Default 64 MiB.
+    /// its size. Past an eighth of it, relay backpressure applies as for <see cref="SendQueueCapacity"/>.
+    /// Default 64 MiB.
     /// </summary>
     public long SendQueueMaxBytes
     {
