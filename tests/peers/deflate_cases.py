@@ -9,7 +9,7 @@
 # waits for its echo, checks type, length and SHA-1, and sends the next, as the suite does. One JSON line per
 # case: its id, the negotiated extension, OK or the failure, and the octets of the echoes as received on the
 # wire and after inflating (so the test sees whether the other side really compressed).
-# The server mode runs until every case has been played once, or 120 s.
+# The server mode runs until every case has been played once, or 120 s (25 minutes with --full).
 import asyncio, hashlib, json, sys, txaio
 txaio.use_asyncio()
 from autobahn.asyncio.websocket import (WebSocketClientProtocol, WebSocketClientFactory,
@@ -217,7 +217,7 @@ async def run_server(full):
     print("listening", server.sockets[0].getsockname()[1], flush=True)
     print("cases", " ".join(pending), flush=True)
     try:
-        await asyncio.wait_for(all_done, 120)
+        await asyncio.wait_for(all_done, 1500 if full else 120)
     except asyncio.TimeoutError:
         print("TIMEOUT waiting for", " ".join(pending), flush=True)
     server.close()

@@ -156,11 +156,11 @@ internal sealed class PeerProcess : IAsyncDisposable
     }
 
     /// <summary>Waits for a line containing <paramref name="text"/> and returns it.</summary>
-    public async Task<string> WaitForLineContainingAsync(string text)
+    public async Task<string> WaitForLineContainingAsync(string text, TimeSpan? timeout = null)
     {
         try
         {
-            await _lines.WaitUntilAsync(lines => lines.Any(l => l.Contains(text, StringComparison.Ordinal)));
+            await _lines.WaitUntilAsync(lines => lines.Any(l => l.Contains(text, StringComparison.Ordinal)), timeout);
         }
         catch (TimeoutException)
         {

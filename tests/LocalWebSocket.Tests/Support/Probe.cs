@@ -17,8 +17,11 @@ internal sealed class Probe<T>
         Check();
     }
 
-    /// <summary>Completes when <paramref name="condition"/> holds on the items seen so far.</summary>
-    public Task WaitUntilAsync(Func<IReadOnlyList<T>, bool> condition)
+    /// <summary>
+    /// Completes when <paramref name="condition"/> holds on the items seen so far, within
+    /// <paramref name="timeout"/> (default <see cref="TestServers.Timeout"/>).
+    /// </summary>
+    public Task WaitUntilAsync(Func<IReadOnlyList<T>, bool> condition, TimeSpan? timeout = null)
     {
         var signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_gate)
@@ -27,20 +30,20 @@ internal sealed class Probe<T>
         }
 
         Check();
-        return WaitAsync(signal.Task);
+        return WaitAsync(signal.Task, timeout ?? TestServers.Timeout);
     }
 
-    private async Task WaitAsync(Task signal)
+    private async Task WaitAsync(Task signal, TimeSpan timeout)
     {
         try
         {
-            await signal.WaitAsync(TestServers.Timeout);
+            await signal.WaitAsync(timeout);
         }
         catch (TimeoutException)
         {
             var items = Items;
             throw new TimeoutException(
-                $"The awaited condition did not hold within {TestServers.Timeout.TotalSeconds} s; {items.Count} items seen, the last: {(items.Count > 0 ? items[^1] : "none")}.");
+                $"The awaited condition did not hold within {timeout.TotalSeconds} s; {items.Count} items seen, the last: {(items.Count > 0 ? items[^1] : "none")}.");
         }
     }
 
