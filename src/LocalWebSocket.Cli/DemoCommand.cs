@@ -111,13 +111,12 @@ internal static class DemoCommand
         public ValueTask DisposeAsync() => Client.DisposeAsync();
     }
 
-    /// <summary>Finds the demo's own server the way an app would: a scan of 127.0.0.x and mDNS on loopback.</summary>
+    /// <summary>
+    /// Finds the demo's own server the way an app would, each way timed from the call to a <c>ws://</c> URL:
+    /// mDNS on loopback, then a scan of 127.0.0.x (which finds Dart servers too).
+    /// </summary>
     private static async Task<DiscoveredServer> DiscoverAsync(LocalWebSocketServer server, Transcript log, CancellationToken stop)
     {
-        var options = new DiscoveryOptions { MdnsWait = TimeSpan.FromSeconds(1.5) };
-        options.Scanner.Port = server.Port;
-        options.ScanTargets.Add(ScanTarget.Parse("127.0.0"));
-        options.MdnsInterfaces.Add(IPAddress.Loopback);
         if (server.AdvertisedServiceName is { } service)
         {
             log.Line("mdns", $"server advertises \"{service}\" as _localws._tcp on loopback");
@@ -127,21 +126,41 @@ internal static class DemoCommand
             log.Line("mdns", $"server is not advertising: {server.AdvertisingError?.Message}");
         }
 
-        log.Line("scan", $"discovering: GET / on 127.0.0.1-254 port {server.Port}, and mDNS on 127.0.0.1");
-        using var discovery = new ServerDiscovery(options);
-        var found = await discovery.FindAsync(stop);
-        foreach (var candidate in found)
+        var mdns = new DiscoveryOptions { UseScan = false };
+        mdns.MdnsInterfaces.Add(IPAddress.Loopback);
+        log.Line("mdns", "looking for the first _localws._tcp service on 127.0.0.1 (FindFirstAsync)");
+        var advertised = await FindFirstAsync(mdns, server, log, "mdns", stop);
+        if (advertised is null)
         {
-            log.Line("scan", $"found {candidate.Url} via {candidate.Source} in {candidate.RoundTripTime.TotalMilliseconds:0.0} ms: {candidate.DetailsJson}");
+            log.Line("mdns", "no answer here; the scan is enough");
         }
 
+        var scan = new DiscoveryOptions { UseMdns = false };
+        scan.Scanner.Port = server.Port;
+        scan.ScanTargets.Add(ScanTarget.Parse("127.0.0"));
+        log.Line("scan", $"looking for the first server on 127.0.0.1-254 port {server.Port} (GET /, FindFirstAsync)");
+        var scanned = await FindFirstAsync(scan, server, log, "scan", stop);
+        return advertised ?? scanned ?? throw new InvalidOperationException("expected: discovery finds the demo server");
+    }
+
+    private static async Task<DiscoveredServer?> FindFirstAsync(
+        DiscoveryOptions options, LocalWebSocketServer server, Transcript log, string source, CancellationToken stop)
+    {
+        using var discovery = new ServerDiscovery(options);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var found = await discovery.FindFirstAsync(candidate => candidate.Port == server.Port, stop);
+        var elapsed = clock.Elapsed.TotalMilliseconds;
         if (discovery.MdnsError is { } error)
         {
-            log.Line("mdns", $"browsing unavailable here ({error.Message}); the scan is enough");
+            log.Line(source, $"browsing unavailable here ({error.Message})");
         }
 
-        return found.FirstOrDefault(candidate => candidate.Port == server.Port)
-            ?? throw new InvalidOperationException("expected: discovery finds the demo server");
+        if (found is not null)
+        {
+            log.Line(source, $"found {found.Url} in {elapsed:0} ms from the call: {found.DetailsJson}");
+        }
+
+        return found;
     }
 
     private static async Task<DemoClient> ConnectAsync(string username, string device, Uri url, Transcript log, CancellationToken stop)

@@ -98,11 +98,18 @@ public sealed class DiscoverySnapshot(
     /// <summary>Servers that are gone.</summary>
     public IReadOnlyList<DiscoveredServer> Removed { get; } = removed;
 
-    /// <summary>Servers whose details changed.</summary>
+    /// <summary>Servers whose details changed, or, where scan and mDNS are merged, that were found another way too (or no longer).</summary>
     public IReadOnlyList<DiscoveredServer> Changed { get; } = changed;
 
     /// <summary>Compares a new round with the previous one.</summary>
-    internal static DiscoverySnapshot Diff(IReadOnlyDictionary<Uri, DiscoveredServer> previous, IReadOnlyList<DiscoveredServer> current)
+    /// <param name="previous">What was known, by URL.</param>
+    /// <param name="current">What is known now.</param>
+    /// <param name="sourcesMatter">
+    /// Whether a server now found another way counts as changed: yes where scan and mDNS are merged, no within
+    /// one source, whose servers only ever carry that source.
+    /// </param>
+    internal static DiscoverySnapshot Diff(
+        IReadOnlyDictionary<Uri, DiscoveredServer> previous, IReadOnlyList<DiscoveredServer> current, bool sourcesMatter = false)
     {
         var added = new List<DiscoveredServer>();
         var changed = new List<DiscoveredServer>();
@@ -114,7 +121,7 @@ public sealed class DiscoverySnapshot(
             {
                 added.Add(server);
             }
-            else if (!before.SameAs(server))
+            else if (!before.SameAs(server) || (sourcesMatter && before.Source != server.Source))
             {
                 changed.Add(server);
             }

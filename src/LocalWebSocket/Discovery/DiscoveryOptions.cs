@@ -7,6 +7,7 @@ namespace LocalWebSocket.Discovery;
 public sealed class DiscoveryOptions
 {
     private TimeSpan _mdnsWait = TimeSpan.FromSeconds(2);
+    private TimeSpan _mdnsAnswerWindow = TimeSpan.FromMilliseconds(750);
 
     /// <summary>Whether to scan subnets (finds Dart servers too). Default true.</summary>
     public bool UseScan { get; set; } = true;
@@ -26,10 +27,25 @@ public sealed class DiscoveryOptions
     /// <summary>The IPv4 interface addresses to browse mDNS on. Empty (the default): every suitable interface.</summary>
     public IList<IPAddress> MdnsInterfaces { get; } = [];
 
-    /// <summary>How long a one-shot <see cref="ServerDiscovery.FindAsync"/> listens for mDNS answers. Default 2 s.</summary>
+    /// <summary>
+    /// The longest a one-shot <see cref="ServerDiscovery.FindAsync"/> (or <see cref="ServerDiscovery.DiscoverAsync"/>)
+    /// listens for mDNS answers, however many keep coming. Default 2 s. It usually ends sooner: see <see cref="MdnsAnswerWindow"/>.
+    /// </summary>
     public TimeSpan MdnsWait
     {
         get => _mdnsWait;
         set => _mdnsWait = OptionGuards.PositiveTime(value);
+    }
+
+    /// <summary>
+    /// How long a one-shot discovery waits for mDNS answers after its last query (the first one, or one asking
+    /// what an answer left out) before it stops listening. Default 750 ms: a responder may wait 20-120 ms before
+    /// answering and up to 500 ms more to aggregate answers (RFC 6762 sections 6 and 6.4; python-zeroconf
+    /// does), and the network adds some. Raise it for phones whose Wi-Fi power saving delays multicast.
+    /// </summary>
+    public TimeSpan MdnsAnswerWindow
+    {
+        get => _mdnsAnswerWindow;
+        set => _mdnsAnswerWindow = OptionGuards.PositiveTime(value);
     }
 }

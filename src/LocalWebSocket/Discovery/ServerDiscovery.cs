@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
@@ -37,27 +38,32 @@ public sealed class ServerDiscovery : IDisposable
     public LocalWebSocketException? MdnsError { get; private set; }
 
     /// <summary>
-    /// Discovers continuously: yields the merged list after the first scan and whenever it changes, with what
-    /// was added, removed or changed.
+    /// Discovers continuously: yields each server the moment it first answers (or changes), whichever way it
+    /// was found, and what the scan's rounds and mDNS expiry remove. The first snapshot comes at once when a
+    /// server answers, and at the latest when the first scan round is over, even when nothing was found.
     /// </summary>
     public async IAsyncEnumerable<DiscoverySnapshot> WatchAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var updates = Channel.CreateUnbounded<(DiscoverySource Source, IReadOnlyList<DiscoveredServer> Servers)>();
+        var updates = Channel.CreateUnbounded<(DiscoverySource Source, IReadOnlyList<DiscoveredServer> Servers, bool RoundEnded)>();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var producers = new List<Task>();
         if (_options.UseScan)
         {
-            producers.Add(ProduceAsync(DiscoverySource.Scan, _scanner.WatchAsync(Targets(), stop.Token), updates.Writer));
+            producers.Add(ProduceAsync(DiscoverySource.Scan, _scanner.WatchByServerAsync(Targets(), stop.Token), updates.Writer));
         }
 
         if (_options.UseMdns)
         {
-            producers.Add(ProduceAsync(DiscoverySource.Mdns, new MdnsBrowser(MdnsInterfaces(), _time).WatchAsync(stop.Token), updates.Writer));
+            var rounds = new MdnsBrowser(MdnsInterfaces(), _time).WatchAsync(stop.Token).Select(static snapshot => (snapshot, true));
+            producers.Add(ProduceAsync(DiscoverySource.Mdns, rounds, updates.Writer));
         }
 
         var latest = new Dictionary<DiscoverySource, IReadOnlyList<DiscoveredServer>>();
         var known = new Dictionary<Uri, DiscoveredServer>();
-        var first = true;
+
+        // Without a scan, mDNS's first snapshot (its cache, empty at start) is the first answer.
+        var firstRoundOver = !_options.UseScan;
+        var yielded = false;
         try
         {
             while (await updates.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
@@ -65,19 +71,17 @@ public sealed class ServerDiscovery : IDisposable
                 while (updates.Reader.TryRead(out var update))
                 {
                     latest[update.Source] = update.Servers;
-                }
-
-                // Until the first scan round is in, an empty list would only say "not looked yet".
-                if (_options.UseScan && !latest.ContainsKey(DiscoverySource.Scan))
-                {
-                    continue;
+                    firstRoundOver |= update.Source == DiscoverySource.Scan && update.RoundEnded;
                 }
 
                 var merged = Merge(latest.GetValueOrDefault(DiscoverySource.Scan, []), latest.GetValueOrDefault(DiscoverySource.Mdns, []));
-                var snapshot = DiscoverySnapshot.Diff(known, merged);
-                if (first || snapshot.Added.Count + snapshot.Removed.Count + snapshot.Changed.Count > 0)
+                var snapshot = DiscoverySnapshot.Diff(known, merged, sourcesMatter: true);
+                var changed = snapshot.Added.Count + snapshot.Removed.Count + snapshot.Changed.Count > 0;
+
+                // An empty list before the first round is over would only say "not looked yet".
+                if (changed || (!yielded && firstRoundOver))
                 {
-                    first = false;
+                    yielded = true;
                     known = merged.ToDictionary(server => server.Url);
                     yield return snapshot;
                 }
@@ -95,7 +99,38 @@ public sealed class ServerDiscovery : IDisposable
         }
     }
 
-    /// <summary>One scan of every target and <see cref="DiscoveryOptions.MdnsWait"/> of mDNS browsing, at the same time; merged.</summary>
+    /// <summary>
+    /// The first server that answers and matches <paramref name="predicate"/> (any server, without one),
+    /// found by scan or mDNS, whichever is first; the pass stops as soon as it is found. Null when one pass of
+    /// <see cref="DiscoverAsync"/> ends without a match.
+    /// </summary>
+    /// <param name="predicate">Which server is wanted, for example by its details' name; called on the discovery's loop, it must not block.</param>
+    /// <param name="cancellationToken">Stops the search.</param>
+    /// <example>
+    /// <code>
+    /// var kiosk = await discovery.FindFirstAsync(s => s.Details.TryGetProperty("name", out var n) &amp;&amp; n.GetString() == "kiosk");
+    /// </code>
+    /// </example>
+    public async Task<DiscoveredServer?> FindFirstAsync(Func<DiscoveredServer, bool>? predicate = null, CancellationToken cancellationToken = default)
+    {
+        await foreach (var snapshot in DiscoverAsync(scanProgress: null, cancellationToken).ConfigureAwait(false))
+        {
+            foreach (var server in snapshot.Added.Concat(snapshot.Changed))
+            {
+                if (predicate is null || predicate(server))
+                {
+                    return server;
+                }
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// One scan of every target and mDNS browsing at the same time, merged. mDNS listens until no answer is
+    /// expected (<see cref="DiscoveryOptions.MdnsAnswerWindow"/> after its last query), at most <see cref="DiscoveryOptions.MdnsWait"/>.
+    /// </summary>
     public async Task<IReadOnlyList<DiscoveredServer>> FindAsync(CancellationToken cancellationToken = default)
     {
         IReadOnlyList<DiscoveredServer> last = [];
@@ -108,8 +143,8 @@ public sealed class ServerDiscovery : IDisposable
     }
 
     /// <summary>
-    /// One pass of discovery as it happens: a scan of every target and <see cref="DiscoveryOptions.MdnsWait"/>
-    /// of mDNS browsing at the same time, yielding what each answer adds or changes, so a caller can show a
+    /// One pass of discovery as it happens: a scan of every target and mDNS browsing (as in <see cref="FindAsync"/>)
+    /// at the same time, yielding what each answer adds or changes, so a caller can show a
     /// server the moment it answers. A server found one way and then the other comes again in
     /// <see cref="DiscoverySnapshot.Changed"/>, with both sources. It ends with the pass; its last
     /// <see cref="DiscoverySnapshot.Servers"/> is what <see cref="FindAsync"/> returns.
@@ -133,14 +168,14 @@ public sealed class ServerDiscovery : IDisposable
                     found[arrival.Source][arrival.Server.Url] = arrival.Server;
                 }
 
+                // Within a pass servers are only ever added or changed: nothing is removed.
                 var merged = Merge([.. found[DiscoverySource.Scan].Values], [.. found[DiscoverySource.Mdns].Values]);
-                var added = merged.Where(server => !known.ContainsKey(server.Url)).ToList();
-                var changed = merged.Where(server => known.TryGetValue(server.Url, out var before)
-                    && (before.Source != server.Source || before.DetailsJson != server.DetailsJson)).ToList();
-                if (added.Count + changed.Count > 0)
+                var snapshot = DiscoverySnapshot.Diff(known, merged, sourcesMatter: true);
+                Debug.Assert(snapshot.Removed.Count == 0, "a pass only accumulates what it found");
+                if (snapshot.Added.Count + snapshot.Changed.Count > 0)
                 {
                     known = merged.ToDictionary(server => server.Url);
-                    yield return new DiscoverySnapshot(merged, added, [], changed);
+                    yield return snapshot;
                 }
             }
 
@@ -180,7 +215,8 @@ public sealed class ServerDiscovery : IDisposable
             window.CancelAfter(_options.MdnsWait);
             try
             {
-                await foreach (var snapshot in new MdnsBrowser(MdnsInterfaces(), _time).WatchAsync(window.Token).ConfigureAwait(false))
+                var browser = new MdnsBrowser(MdnsInterfaces(), _time);
+                await foreach (var snapshot in browser.BrowseOnceAsync(_options.MdnsAnswerWindow, window.Token).ConfigureAwait(false))
                 {
                     foreach (var server in snapshot.Added.Concat(snapshot.Changed))
                     {
@@ -190,7 +226,7 @@ public sealed class ServerDiscovery : IDisposable
             }
             catch (OperationCanceledException) when (!stop.IsCancellationRequested)
             {
-                // The listening window is over.
+                // MdnsWait is over while answers still came.
             }
             catch (LocalWebSocketException error)
             {
@@ -200,13 +236,15 @@ public sealed class ServerDiscovery : IDisposable
     }
 
     private async Task ProduceAsync(
-        DiscoverySource source, IAsyncEnumerable<DiscoverySnapshot> rounds, ChannelWriter<(DiscoverySource, IReadOnlyList<DiscoveredServer>)> writer)
+        DiscoverySource source,
+        IAsyncEnumerable<(DiscoverySnapshot Snapshot, bool RoundEnded)> snapshots,
+        ChannelWriter<(DiscoverySource, IReadOnlyList<DiscoveredServer>, bool)> writer)
     {
         try
         {
-            await foreach (var round in rounds.ConfigureAwait(false))
+            await foreach (var (snapshot, roundEnded) in snapshots.ConfigureAwait(false))
             {
-                writer.TryWrite((source, round.Servers));
+                writer.TryWrite((source, snapshot.Servers, roundEnded));
             }
         }
         catch (OperationCanceledException)
@@ -215,7 +253,7 @@ public sealed class ServerDiscovery : IDisposable
         catch (LocalWebSocketException error) when (source == DiscoverySource.Mdns)
         {
             MdnsError = error;
-            writer.TryWrite((source, []));
+            writer.TryWrite((source, [], true));
         }
     }
 

@@ -58,7 +58,7 @@ public sealed class ServerScanner : IDisposable
             found.Add(server);
         }
 
-        return [.. found.OrderBy(server => server.Url.ToString(), StringComparer.Ordinal)];
+        return Sorted(found);
     }
 
     /// <summary>
@@ -128,9 +128,21 @@ public sealed class ServerScanner : IDisposable
 
     /// <summary>
     /// Scans again and again, each scan starting <see cref="ScannerOptions.Interval"/> after the previous one
-    /// started (or at once, when a scan took longer), and yields every round with what was added, removed or changed.
+    /// started (or at once, when a scan took longer). Yields each new or changed server the moment it answers,
+    /// and at the end of every round the servers that did not answer it (in <see cref="DiscoverySnapshot.Removed"/>;
+    /// that snapshot comes every round, so a caller also learns when a round is over).
     /// </summary>
     public async IAsyncEnumerable<DiscoverySnapshot> WatchAsync(
+        IReadOnlyList<ScanTarget> targets, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await foreach (var (snapshot, _) in WatchByServerAsync(targets, cancellationToken).ConfigureAwait(false))
+        {
+            yield return snapshot;
+        }
+    }
+
+    /// <summary><see cref="WatchAsync"/>, with whether each snapshot ends a round.</summary>
+    internal async IAsyncEnumerable<(DiscoverySnapshot Snapshot, bool RoundEnded)> WatchByServerAsync(
         IReadOnlyList<ScanTarget> targets, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(targets);
@@ -138,10 +150,23 @@ public sealed class ServerScanner : IDisposable
         while (!cancellationToken.IsCancellationRequested)
         {
             var started = _time.GetTimestamp();
-            var servers = await ScanOnceAsync(targets, cancellationToken).ConfigureAwait(false);
-            var snapshot = DiscoverySnapshot.Diff(known, servers);
-            known = servers.ToDictionary(server => server.Url);
-            yield return snapshot;
+            var answered = new Dictionary<Uri, DiscoveredServer>();
+            await foreach (var server in ScanAsync(targets, progress: null, cancellationToken).ConfigureAwait(false))
+            {
+                answered[server.Url] = server;
+                var isNew = !known.TryGetValue(server.Url, out var before);
+                if (isNew || !before!.SameAs(server))
+                {
+                    known[server.Url] = server;
+
+                    // Until the round ends, a server that has not answered it yet is still listed: it may answer later.
+                    yield return (new DiscoverySnapshot(Sorted(known.Values), isNew ? [server] : [], [], isNew ? [] : [server]), false);
+                }
+            }
+
+            var removed = known.Values.Where(server => !answered.ContainsKey(server.Url)).ToList();
+            known = answered;
+            yield return (new DiscoverySnapshot(Sorted(known.Values), [], removed, []), true);
 
             var remaining = _options.Interval - _time.GetElapsedTime(started);
             if (remaining > TimeSpan.Zero)
@@ -150,6 +175,9 @@ public sealed class ServerScanner : IDisposable
             }
         }
     }
+
+    private static List<DiscoveredServer> Sorted(IEnumerable<DiscoveredServer> servers) =>
+        [.. servers.OrderBy(server => server.Url.ToString(), StringComparer.Ordinal)];
 
     /// <summary>Probes one host; null when it is not a local-websocket server or did not answer in time.</summary>
     public async Task<DiscoveredServer?> ProbeAsync(string host, CancellationToken cancellationToken = default)

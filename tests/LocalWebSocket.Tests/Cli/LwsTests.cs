@@ -28,7 +28,8 @@ public sealed class LwsTests
         Assert.Contains("decoded JSON field text = \"Hi Alice, JSON here\"", text, StringComparison.Ordinal);
         Assert.Contains("bob     received binary 6 bytes: CAFEBABE0001", text, StringComparison.Ordinal);
         Assert.Contains("done: everything above worked", text, StringComparison.Ordinal);
-        Assert.Matches(@"scan +found ws://127\.0\.0\.1:\d+/ws via Scan", text);
+        Assert.Matches(@"mdns +found ws://127\.0\.0\.1:\d+/ws in \d+ ms from the call", text);
+        Assert.Matches(@"scan +found ws://127\.0\.0\.1:\d+/ws in \d+ ms from the call", text);
     }
 
     [Theory]

@@ -69,6 +69,40 @@ public sealed class MdnsLoopbackTests
     }
 
     [Fact]
+    public async Task A_one_shot_browse_asks_after_the_rfc_delay_and_ends_one_answer_window_after_its_last_query()
+    {
+        await using var server = await TestServers.StartAsync(o =>
+        {
+            o.AdvertiseMdns = true;
+            o.Details = new JsonObject { ["name"] = "One shot" };
+        });
+        var clock = new ManualTimeProvider();
+        var window = TimeSpan.FromMilliseconds(500);
+        await using var browser = new MdnsBrowser(Loopback, clock);
+        await using var snapshots = browser.BrowseOnceAsync(window).GetAsyncEnumerator();
+
+        // The first query waits 20-120 ms on the browser's clock (RFC 6762 section 5.2). Browsing starts with
+        // the first snapshot (what the cache holds: nothing).
+        Assert.True(await snapshots.MoveNextAsync().AsTask().Within());
+        await clock.TimerCreated.WaitUntilAsync(due => due.Count > 0);
+        var firstDelay = clock.TimerCreated.Items[0];
+        clock.Advance(TimeSpan.FromMilliseconds(120));
+        var found = await NextAsync(snapshots, s => s.Added.Any(added => added.Port == server.Port));
+
+        // No answer is expected once the window after that query has passed; no further query is due before it.
+        clock.Advance(window);
+        var ended = false;
+        for (var more = 0; more < 100 && !ended; more++)
+        {
+            ended = !await snapshots.MoveNextAsync().AsTask().Within();
+        }
+
+        Assert.InRange(firstDelay, TimeSpan.FromMilliseconds(20), TimeSpan.FromMilliseconds(120));
+        Assert.Equal(server.WebSocketUrl, found.Added.Single(s => s.Port == server.Port).Url);
+        Assert.True(ended);
+    }
+
+    [Fact]
     public async Task Hostile_packets_on_the_mdns_port_are_ignored()
     {
         await using var advertiser = new MdnsAdvertiser("Sturdy", BasePort + 2, "/ws", new JsonObject());

@@ -84,6 +84,113 @@ public sealed class ServerDiscoveryTests
     }
 
     [Fact]
+    public async Task FindFirstAsync_returns_the_matching_server_without_waiting_for_the_pass_to_end()
+    {
+        await using var tableA = await TestServers.StartAsync(o =>
+        {
+            o.AdvertiseMdns = true;
+            o.Details = new JsonObject { ["name"] = "Table A" };
+        });
+        await using var tableB = await TestServers.StartAsync(o =>
+        {
+            o.AdvertiseMdns = true;
+            o.Details = new JsonObject { ["name"] = "Table B" };
+        });
+
+        // A host that accepts and never answers keeps the scan going for a minute, and mDNS would listen as long.
+        await using var silent = new FakeHttpHost(IPAddress.Parse("127.0.16.1"), 0, response: null);
+        var options = LoopbackOptions(silent.Port, "127.0.16.1");
+        options.Scanner.ProbeTimeout = TimeSpan.FromMinutes(1);
+        options.MdnsWait = TimeSpan.FromMinutes(1);
+        options.MdnsAnswerWindow = TimeSpan.FromMinutes(1);
+        using var discovery = new ServerDiscovery(options);
+
+        var found = await discovery.FindFirstAsync(s => s.Details.TryGetProperty("name", out var name) && name.GetString() == "Table B").Within();
+
+        Assert.NotNull(found);
+        Assert.Equal(tableB.WebSocketUrl, found.Url);
+        Assert.Equal(DiscoverySource.Mdns, found.Source);
+    }
+
+    [Fact]
+    public async Task FindFirstAsync_returns_null_when_a_pass_ends_without_a_match()
+    {
+        await using var server = await TestServers.StartAsync(o =>
+        {
+            o.AdvertiseMdns = true;
+            o.Details = new JsonObject { ["name"] = "Not this one" };
+        });
+        var options = LoopbackOptions(server.Port, "127.0.0.1");
+        options.MdnsAnswerWindow = TimeSpan.FromMilliseconds(200);
+        using var discovery = new ServerDiscovery(options);
+        var seen = new List<DiscoveredServer>();
+
+        var found = await discovery.FindFirstAsync(s =>
+        {
+            seen.Add(s);
+            return s.Details.TryGetProperty("name", out var name) && name.GetString() == "Wanted";
+        }).Within();
+
+        Assert.Null(found);
+        Assert.Contains(seen, s => s.Url == server.WebSocketUrl);
+    }
+
+    [Fact]
+    public async Task FindAsync_ends_when_the_scan_is_done_and_no_mdns_answer_is_expected_long_before_MdnsWait()
+    {
+        await using var server = await TestServers.StartAsync(o =>
+        {
+            o.AdvertiseMdns = true;
+            o.Details = new JsonObject { ["name"] = "Quick" };
+        });
+        var options = LoopbackOptions(server.Port, "127.0.0.1");
+        options.MdnsWait = TimeSpan.FromMinutes(10);
+        options.MdnsAnswerWindow = TimeSpan.FromMilliseconds(300);
+        using var discovery = new ServerDiscovery(options);
+
+        // Within() is 15 s: ending at all proves the pass did not wait its 10-minute cap.
+        var found = await discovery.FindAsync().Within();
+
+        Assert.Equal(DiscoverySource.Scan | DiscoverySource.Mdns, Assert.Single(found, s => s.Url == server.WebSocketUrl).Source);
+    }
+
+    [Fact]
+    public async Task Watching_yields_a_server_the_moment_it_answers_not_when_the_scan_round_ends()
+    {
+        await using var server = await TestServers.StartAsync(o => o.Host = "127.0.17.1");
+        await using var silent = new FakeHttpHost(IPAddress.Parse("127.0.17.2"), server.Port, response: null);
+        var options = LoopbackOptions(server.Port, "127.0.17.1", "127.0.17.2");
+        options.UseMdns = false;
+
+        // The silent host holds the round open for a minute.
+        options.Scanner.ProbeTimeout = TimeSpan.FromMinutes(1);
+        using var discovery = new ServerDiscovery(options);
+        await using var changes = discovery.WatchAsync().GetAsyncEnumerator();
+
+        Assert.True(await changes.MoveNextAsync().AsTask().Within());
+
+        Assert.Equal(server.WebSocketUrl, Assert.Single(changes.Current.Added).Url);
+        Assert.Empty(changes.Current.Removed);
+    }
+
+    [Fact]
+    public async Task Watching_reports_a_server_found_one_way_again_when_the_other_way_finds_it_too()
+    {
+        await using var server = await TestServers.StartAsync(o =>
+        {
+            o.AdvertiseMdns = true;
+            o.Details = new JsonObject { ["name"] = "Seen twice" };
+        });
+        using var discovery = new ServerDiscovery(LoopbackOptions(server.Port, "127.0.0.1"));
+        await using var changes = discovery.WatchAsync().GetAsyncEnumerator();
+
+        // Scan and mDNS answer in either order; whichever is second must be reported, not merged silently.
+        var both = await UntilAsync(changes, c => c.Servers.Any(s => s.Url == server.WebSocketUrl && s.Source == (DiscoverySource.Scan | DiscoverySource.Mdns)));
+
+        Assert.Contains(both.Added.Concat(both.Changed), s => s.Url == server.WebSocketUrl);
+    }
+
+    [Fact]
     public async Task Without_multicast_on_an_interface_the_server_runs_and_says_why_it_does_not_advertise()
     {
         await using var server = await TestServers.StartAsync(o =>
@@ -134,14 +241,14 @@ public sealed class ServerDiscoveryTests
         Assert.Equal("Room", merged.ServiceName);
     }
 
-    private static async Task UntilAsync(IAsyncEnumerator<DiscoverySnapshot> rounds, Func<DiscoverySnapshot, bool> condition)
+    private static async Task<DiscoverySnapshot> UntilAsync(IAsyncEnumerator<DiscoverySnapshot> rounds, Func<DiscoverySnapshot, bool> condition)
     {
         for (var round = 0; round < 100; round++)
         {
             Assert.True(await rounds.MoveNextAsync().AsTask().Within());
             if (condition(rounds.Current))
             {
-                return;
+                return rounds.Current;
             }
         }
 

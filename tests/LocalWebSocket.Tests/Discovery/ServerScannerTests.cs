@@ -92,6 +92,33 @@ public sealed class ServerScannerTests
     }
 
     [Fact]
+    public async Task Watching_yields_each_server_as_it_answers_and_a_round_end_with_what_did_not()
+    {
+        await using var server = await StartOnAsync("127.0.18.1", 0, "quick");
+        await using var slow = new FakeHttpHost(IPAddress.Parse("127.0.18.2"), server.Port, response: null);
+        using var scanner = new ServerScanner(new ScannerOptions { Port = server.Port, ProbeTimeout = ProbeTimeout, Interval = TimeSpan.FromMilliseconds(100) });
+        await using var snapshots = scanner.WatchAsync([ScanTarget.Parse("127.0.18.1"), ScanTarget.Parse("127.0.18.2")]).GetAsyncEnumerator();
+
+        // First the server, while the silent host still holds the round open; then the round's end.
+        Assert.True(await snapshots.MoveNextAsync().AsTask().Within());
+        var answered = snapshots.Current;
+        Assert.True(await snapshots.MoveNextAsync().AsTask().Within());
+        var roundEnd = snapshots.Current;
+        var url = server.WebSocketUrl;
+        await server.StopAsync();
+        Assert.True(await snapshots.MoveNextAsync().AsTask().Within());
+        var nextRoundEnd = snapshots.Current;
+
+        Assert.Equal("quick", Assert.Single(answered.Added).Details.GetProperty("name").GetString());
+        Assert.Empty(answered.Removed);
+        Assert.Empty(roundEnd.Added);
+        Assert.Empty(roundEnd.Removed);
+        Assert.Single(roundEnd.Servers);
+        Assert.Equal(url, Assert.Single(nextRoundEnd.Removed).Url);
+        Assert.Empty(nextRoundEnd.Servers);
+    }
+
+    [Fact]
     public async Task Watching_reports_servers_added_changed_and_removed()
     {
         await using var first = await StartOnAsync("127.0.11.2", 0, "first");

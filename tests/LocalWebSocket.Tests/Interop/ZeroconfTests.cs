@@ -57,6 +57,28 @@ public sealed class ZeroconfTests
     }
 
     [Fact]
+    public async Task One_shot_finds_right_after_each_other_are_all_answered_by_zeroconf()
+    {
+        // Zeroconf multicasts a record at most once a second (RFC 6762 section 6): a browser asking from port
+        // 5353 just after another would get nothing. A one-shot querier asks from its own port and is answered.
+        var instance = "one-shot-" + Environment.ProcessId;
+        var port = 25000 + (Environment.ProcessId % 20000);
+        await using var peer = PeerProcess.Start(PeerProcess.Python, "zc_register.py", "127.0.0.1", Text(port), "60", instance);
+        await peer.WaitForLineAsync("registered");
+        var options = new DiscoveryOptions { UseScan = false };
+        options.MdnsInterfaces.Add(IPAddress.Loopback);
+        using var discovery = new ServerDiscovery(options);
+
+        var passes = new List<IReadOnlyList<DiscoveredServer>>();
+        for (var pass = 0; pass < 3; pass++)
+        {
+            passes.Add(await discovery.FindAsync().Within());
+        }
+
+        Assert.All(passes, found => Assert.Equal(instance, Assert.Single(found, s => s.Port == port).ServiceName));
+    }
+
+    [Fact]
     public async Task A_service_that_vanishes_without_a_goodbye_expires_by_its_ttl_on_the_browsers_clock()
     {
         var clock = new ManualTimeProvider();
@@ -64,6 +86,10 @@ public sealed class ZeroconfTests
         var port = 40000 + (Environment.ProcessId % 20000);
         await using var browser = new MdnsBrowser([IPAddress.Loopback], clock);
         await using var rounds = browser.WatchAsync().GetAsyncEnumerator();
+
+        // Browsing (the first snapshot: an empty cache) before the peer registers, so its announcements are heard:
+        // the first query waits 20-120 ms on a clock that has not moved yet.
+        Assert.True(await rounds.MoveNextAsync().AsTask().Within());
         var peer = PeerProcess.Start(PeerProcess.Python, "zc_register.py", "127.0.0.1", Text(port), "60", instance);
         await peer.WaitForLineAsync("registered");
         await UntilAsync(rounds, r => r.Added.Any(s => s.Port == port));

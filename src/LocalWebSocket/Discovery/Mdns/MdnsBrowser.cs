@@ -18,6 +18,15 @@ internal sealed class MdnsBrowser : IAsyncDisposable
     /// <summary>Query intervals: at once, then doubling from 1 s up to one a minute (RFC 6762 section 5.2).</summary>
     private static readonly TimeSpan MaxQueryInterval = TimeSpan.FromMinutes(1);
 
+    /// <summary>How often the cache is checked for expired records.</summary>
+    private static readonly TimeSpan ExpiryInterval = TimeSpan.FromSeconds(1);
+
+    /// <summary>The same question is not asked again within this (RFC 6762 section 5.2: a second between queries).</summary>
+    private static readonly TimeSpan RepeatInterval = TimeSpan.FromSeconds(1);
+
+    /// <summary>The least time between two queries: at most 20 a second, whatever arrives.</summary>
+    private static readonly TimeSpan MinQueryGap = TimeSpan.FromMilliseconds(50);
+
     /// <summary>
     /// The most records the cache holds. A LAN of a few hundred services needs a few per service; anyone on
     /// the link can send valid-looking records, so past this the least recently refreshed are dropped.
@@ -41,7 +50,10 @@ internal sealed class MdnsBrowser : IAsyncDisposable
 
     private long _responsesReceived;
 
+    // Every socket open while browsing (each has a receive loop), and those the query loop sends from: the
+    // 5353 ones when watching, the one-shot ones when browsing once. Changed only by BrowseAsync and disposal.
     private readonly List<MdnsTransport> _transports = [];
+    private readonly List<MdnsTransport> _queriers = [];
 
     public MdnsBrowser(IReadOnlyList<IPAddress> interfaces, TimeProvider? timeProvider = null, string serviceType = MdnsAdvertiser.ServiceType)
     {
@@ -66,27 +78,54 @@ internal sealed class MdnsBrowser : IAsyncDisposable
         }
     }
 
-    /// <summary>Browses until cancelled, yielding a snapshot whenever the set of services changes.</summary>
+    /// <summary>Browses until cancelled, yielding a snapshot at once and then whenever the set of services changes.</summary>
     /// <exception cref="LocalWebSocketException">Multicast is not available on an interface.</exception>
-    public async IAsyncEnumerable<DiscoverySnapshot> WatchAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public IAsyncEnumerable<DiscoverySnapshot> WatchAsync(CancellationToken cancellationToken = default) =>
+        BrowseAsync(answerWindow: null, cancellationToken);
+
+    /// <summary>
+    /// Browses until no answer is expected any more: <paramref name="answerWindow"/> after the last query
+    /// (the first one, or one asking what an instance still lacks) has passed. Yields like <see cref="WatchAsync"/>.
+    /// </summary>
+    /// <exception cref="LocalWebSocketException">Multicast is not available on an interface.</exception>
+    public IAsyncEnumerable<DiscoverySnapshot> BrowseOnceAsync(TimeSpan answerWindow, CancellationToken cancellationToken = default) =>
+        BrowseAsync(answerWindow, cancellationToken);
+
+    private async IAsyncEnumerable<DiscoverySnapshot> BrowseAsync(TimeSpan? answerWindow, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         foreach (var address in _interfaces)
         {
-            _transports.Add(MdnsTransport.Open(address));
+            var listener = MdnsTransport.Open(address);
+            _transports.Add(listener);
+
+            // Browsing once, we are a one-shot querier (RFC 6762 section 5.1): asked from an ephemeral port,
+            // responders answer at once by unicast. The 5353 socket still hears announcements and others' answers.
+            var querier = answerWindow is null ? listener : MdnsTransport.OpenOneShot(address);
+            if (querier != listener)
+            {
+                _transports.Add(querier);
+            }
+
+            _queriers.Add(querier);
         }
 
+        // The query loop completes it when a one-shot is over; the receive loops' later writes are then dropped.
         var changes = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+        var newRecords = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var loops = _transports.Select(t => ReceiveLoopAsync(t, changes.Writer, stop.Token))
-            .Append(QueryLoopAsync(changes.Writer, stop.Token))
+        var loops = _transports.Select(t => ReceiveLoopAsync(t, changes.Writer, newRecords.Writer, stop.Token))
+            .Append(QueryLoopAsync(changes.Writer, newRecords.Reader, answerWindow, stop.Token))
             .ToList();
         try
         {
             var known = new Dictionary<Uri, DiscoveredServer>();
             var first = true;
-            while (await changes.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            while (true)
             {
+                var more = await changes.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false);
                 changes.Reader.TryRead(out _);
+
+                // Once more after the end: an answer stored just before it is not lost.
                 var current = Resolve();
                 var snapshot = DiscoverySnapshot.Diff(known, current);
                 if (first || snapshot.Added.Count + snapshot.Removed.Count + snapshot.Changed.Count > 0)
@@ -94,6 +133,11 @@ internal sealed class MdnsBrowser : IAsyncDisposable
                     first = false;
                     known = current.ToDictionary(server => server.Url);
                     yield return snapshot;
+                }
+
+                if (!more)
+                {
+                    break;
                 }
             }
         }
@@ -107,10 +151,11 @@ internal sealed class MdnsBrowser : IAsyncDisposable
 
             await Task.WhenAll(loops).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             _transports.Clear();
+            _queriers.Clear();
         }
     }
 
-    private async Task ReceiveLoopAsync(MdnsTransport transport, ChannelWriter<bool> changes, CancellationToken cancellationToken)
+    private async Task ReceiveLoopAsync(MdnsTransport transport, ChannelWriter<bool> changes, ChannelWriter<bool> newRecords, CancellationToken cancellationToken)
     {
         var buffer = new byte[DnsMessage.MaxPacketSize];
         while (!cancellationToken.IsCancellationRequested)
@@ -123,6 +168,9 @@ internal sealed class MdnsBrowser : IAsyncDisposable
                     if (Store(message))
                     {
                         changes.TryWrite(true);
+
+                        // The query loop asks at once for what a new instance still lacks.
+                        newRecords.TryWrite(true);
                     }
 
                     Interlocked.Increment(ref _responsesReceived);
@@ -144,18 +192,38 @@ internal sealed class MdnsBrowser : IAsyncDisposable
         }
     }
 
-    /// <summary>Queries with backoff, asks for missing records, and wakes the resolver once a second for expiry.</summary>
-    private async Task QueryLoopAsync(ChannelWriter<bool> changes, CancellationToken cancellationToken)
+    /// <summary>
+    /// Queries with backoff, asks for missing records as soon as an answer leaves an instance incomplete (each
+    /// question at most once a second), expires the cache once a second, and, browsing once, completes
+    /// <paramref name="changes"/> when <paramref name="answerWindow"/> has passed since the last query.
+    /// </summary>
+    private async Task QueryLoopAsync(ChannelWriter<bool> changes, ChannelReader<bool> newRecords, TimeSpan? answerWindow, CancellationToken cancellationToken)
     {
         var interval = TimeSpan.FromSeconds(1);
-        var nextQuery = _time.GetUtcNow();
+        var now = _time.GetUtcNow();
+
+        // RFC 6762 section 5.2: the first query 20-120 ms after start, so hosts that start together do not all ask at once.
+        var nextQuery = now + TimeSpan.FromMilliseconds(Random.Shared.Next(20, 121));
+        var nextExpiry = now + ExpiryInterval;
+        DateTimeOffset? lastQuery = null;
+
+        // Local to this loop: when each question was last asked, so a stream of answers does not make us ask
+        // the same thing again and again. Pruned after a second, it holds at most what a second of queries asked.
+        var asked = new Dictionary<DnsQuestion, DateTimeOffset>();
         try
         {
             changes.TryWrite(true);
             while (!cancellationToken.IsCancellationRequested)
             {
-                var now = _time.GetUtcNow();
-                var questions = MissingRecordQuestions();
+                now = _time.GetUtcNow();
+                foreach (var (question, at) in asked.Where(entry => now - entry.Value >= RepeatInterval).ToList())
+                {
+                    asked.Remove(question);
+                }
+
+                // Follow-ups keep a small gap between queries, so a flood of answers cannot make a flood of queries.
+                var mayFollowUp = lastQuery is not { } last || now - last >= MinQueryGap;
+                var questions = mayFollowUp ? MissingRecordQuestions().Where(q => !asked.ContainsKey(q)).ToList() : [];
                 if (now >= nextQuery)
                 {
                     questions.Insert(0, new DnsQuestion(_serviceType, DnsType.Ptr));
@@ -166,23 +234,76 @@ internal sealed class MdnsBrowser : IAsyncDisposable
                 if (questions.Count > 0)
                 {
                     var query = FitQuery(questions, KnownAnswers(now));
-                    foreach (var transport in _transports)
+                    foreach (var transport in _queriers)
                     {
                         await transport.SendAsync(query, null, cancellationToken).ConfigureAwait(false);
                     }
+
+                    lastQuery = now;
+                    foreach (var question in query.Questions)
+                    {
+                        asked[question] = now;
+                    }
                 }
 
-                await Task.Delay(TimeSpan.FromSeconds(1), _time, cancellationToken).ConfigureAwait(false);
-                if (Expire())
+                if (now >= nextExpiry)
                 {
-                    changes.TryWrite(true);
+                    nextExpiry = now + ExpiryInterval;
+                    if (Expire())
+                    {
+                        changes.TryWrite(true);
+                    }
                 }
+
+                var wakeAt = nextQuery < nextExpiry ? nextQuery : nextExpiry;
+                if (answerWindow is { } window && lastQuery is { } sent)
+                {
+                    if (now >= sent + window)
+                    {
+                        return;
+                    }
+
+                    wakeAt = sent + window < wakeAt ? sent + window : wakeAt;
+                }
+
+                if (!mayFollowUp && lastQuery is { } previous && previous + MinQueryGap < wakeAt)
+                {
+                    wakeAt = previous + MinQueryGap;
+                }
+
+                // From the clock's time now, not the loop's: sending may have taken a while.
+                await SleepAsync(wakeAt - _time.GetUtcNow(), newRecords, cancellationToken).ConfigureAwait(false);
             }
         }
         catch (Exception exception) when (exception is OperationCanceledException or SocketException or ObjectDisposedException)
         {
             // Stopped, or the interface went away; the receive loops end too.
         }
+        finally
+        {
+            if (answerWindow is not null)
+            {
+                changes.TryComplete();
+            }
+        }
+    }
+
+    /// <summary>Waits <paramref name="delay"/> on the browser's clock, or less when new records arrive.</summary>
+    private async Task SleepAsync(TimeSpan delay, ChannelReader<bool> newRecords, CancellationToken cancellationToken)
+    {
+        if (newRecords.TryRead(out _))
+        {
+            return;
+        }
+
+        using var sleep = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var timer = Task.Delay(delay > TimeSpan.Zero ? delay : TimeSpan.Zero, _time, sleep.Token);
+        var woken = newRecords.WaitToReadAsync(sleep.Token).AsTask();
+        await Task.WhenAny(timer, woken).ConfigureAwait(false);
+        await sleep.CancelAsync().ConfigureAwait(false);
+        await Task.WhenAll(timer, woken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        newRecords.TryRead(out _);
+        cancellationToken.ThrowIfCancellationRequested();
     }
 
     /// <summary>Caches the records of a response that concern our service type; true when anything new or removed.</summary>

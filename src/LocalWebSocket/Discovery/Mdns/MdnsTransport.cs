@@ -5,7 +5,8 @@ namespace LocalWebSocket.Discovery.Mdns;
 
 /// <summary>
 /// A UDP socket on port 5353 joined to 224.0.0.251 on one chosen interface, shared with other responders
-/// on the machine (address reuse). Outgoing multicast leaves through that interface only.
+/// on the machine (address reuse), or a one-shot querier's socket on an ephemeral port. Outgoing multicast
+/// leaves through that interface only.
 /// </summary>
 internal sealed class MdnsTransport : IDisposable
 {
@@ -28,7 +29,30 @@ internal sealed class MdnsTransport : IDisposable
 
     /// <summary>Opens the transport.</summary>
     /// <exception cref="LocalWebSocketException">Multicast is not available on that interface (code <see cref="LocalWebSocketErrorCode.ConnectionFailed"/>).</exception>
-    public static MdnsTransport Open(IPAddress interfaceAddress)
+    public static MdnsTransport Open(IPAddress interfaceAddress) => Open(interfaceAddress, socket =>
+    {
+        socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        if (OperatingSystem.IsLinux())
+        {
+            // IP_MULTICAST_ALL off: only the groups this socket joined, on the interfaces it joined them on.
+            socket.SetRawSocketOption(0 /* IPPROTO_IP */, 49 /* IP_MULTICAST_ALL */, BitConverter.GetBytes(0));
+        }
+
+        socket.Bind(new IPEndPoint(IPAddress.Any, Port));
+        socket.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.AddMembership, new MulticastOption(Group, interfaceAddress));
+    });
+
+    /// <summary>
+    /// Opens a one-shot querier's socket (RFC 6762 section 5.1): an ephemeral port on the interface, sending to
+    /// the group. Responders must answer a query from a port other than 5353 by unicast, at once, and are not
+    /// held back by their once-a-second limit on multicasting a record (section 6.7), so a short-lived browser
+    /// is answered even when another host asked a moment ago.
+    /// </summary>
+    /// <exception cref="LocalWebSocketException">Multicast is not available on that interface.</exception>
+    public static MdnsTransport OpenOneShot(IPAddress interfaceAddress) =>
+        Open(interfaceAddress, socket => socket.Bind(new IPEndPoint(interfaceAddress, 0)));
+
+    private static MdnsTransport Open(IPAddress interfaceAddress, Action<Socket> bind)
     {
         if (interfaceAddress.AddressFamily != AddressFamily.InterNetwork)
         {
@@ -38,15 +62,7 @@ internal sealed class MdnsTransport : IDisposable
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         try
         {
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-            if (OperatingSystem.IsLinux())
-            {
-                // IP_MULTICAST_ALL off: only the groups this socket joined, on the interfaces it joined them on.
-                socket.SetRawSocketOption(0 /* IPPROTO_IP */, 49 /* IP_MULTICAST_ALL */, BitConverter.GetBytes(0));
-            }
-
-            socket.Bind(new IPEndPoint(IPAddress.Any, Port));
-            socket.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.AddMembership, new MulticastOption(Group, interfaceAddress));
+            bind(socket);
             socket.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.MulticastInterface, interfaceAddress.GetAddressBytes());
             socket.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.MulticastTimeToLive, 255);
             socket.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.MulticastLoopback, true);
