@@ -15,7 +15,7 @@ namespace LocalWebSocket.Discovery.Mdns;
 /// </summary>
 internal sealed class MdnsBrowser : IAsyncDisposable
 {
-    /// <summary>Query intervals: at once, then doubling from 1 s up to one a minute (RFC 6762 section 5.2).</summary>
+    /// <summary>Query intervals: the first after 20-120 ms, then doubling from 1 s up to one a minute (RFC 6762 section 5.2).</summary>
     private static readonly TimeSpan MaxQueryInterval = TimeSpan.FromMinutes(1);
 
     /// <summary>How often the cache is checked for expired records.</summary>
@@ -216,7 +216,7 @@ internal sealed class MdnsBrowser : IAsyncDisposable
             while (!cancellationToken.IsCancellationRequested)
             {
                 now = _time.GetUtcNow();
-                foreach (var (question, at) in asked.Where(entry => now - entry.Value >= RepeatInterval).ToList())
+                foreach (var question in asked.Where(entry => now - entry.Value >= RepeatInterval).Select(entry => entry.Key).ToList())
                 {
                     asked.Remove(question);
                 }
