@@ -140,6 +140,10 @@ internal static class ServeCommand
         if (server.AdvertisedServiceName is { } service)
         {
             log.Report("server", $"advertising \"{service}\" over mDNS (_localws._tcp)");
+            if (server.AdvertisingError is { Code: LocalWebSocketErrorCode.DetailsNotAdvertised } leftOut)
+            {
+                log.Report("server", $"warning: {leftOut.Message}");
+            }
         }
         else if (server.AdvertisingError is { } error)
         {

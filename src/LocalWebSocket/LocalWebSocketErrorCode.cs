@@ -44,4 +44,11 @@ public enum LocalWebSocketErrorCode
     /// client retries, and never sooner than <see cref="LocalWebSocketException.RetryAfter"/>.
     /// </summary>
     ServerBusy,
+
+    /// <summary>
+    /// The server advertises over mDNS, but some of its details do not fit the TXT record (an entry is at most
+    /// 255 bytes, the record 1,300; values must be strings, numbers or booleans) and were left out of it. Browsers
+    /// see the rest; <c>GET /</c> still answers them all.
+    /// </summary>
+    DetailsNotAdvertised,
 }

@@ -185,7 +185,11 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
     /// <summary>The SHA-256 fingerprint of the TLS certificate (64 lower-case hex digits), for clients to pin.</summary>
     public string? CertificateFingerprint { get; }
 
-    /// <summary>Why mDNS advertising is not running although <see cref="LocalWebSocketServerOptions.AdvertiseMdns"/> asked for it, if it failed.</summary>
+    /// <summary>
+    /// Why mDNS advertising is not running although <see cref="LocalWebSocketServerOptions.AdvertiseMdns"/> asked
+    /// for it, if it failed; or, while it runs, which details its TXT record leaves out and why (code
+    /// <see cref="LocalWebSocketErrorCode.DetailsNotAdvertised"/>), updated with every change of details.
+    /// </summary>
     public LocalWebSocketException? AdvertisingError { get; private set; }
 
     /// <summary>The mDNS service instance name while advertising, e.g. <c>Game Room (a1b2c3)</c>.</summary>
@@ -246,7 +250,10 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
         {
             try
             {
-                await advertiser.UpdateDetailsAsync(Published(Details), CancellationToken.None).ConfigureAwait(false);
+                // The new TXT record is in place before the first await: say what it leaves out before anyone can see it.
+                var announcing = advertiser.UpdateDetailsAsync(Published(Details), CancellationToken.None);
+                ReportDetailsLeftOut(advertiser);
+                await announcing.ConfigureAwait(false);
             }
             catch (Exception exception) when (exception is System.Net.Sockets.SocketException or ObjectDisposedException)
             {
@@ -279,6 +286,7 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
             await advertiser.StartAsync(interfaces, cancellationToken).ConfigureAwait(false);
             _advertiser = advertiser;
             Logger.LogInformation("Advertising {Service} over mDNS on {Interfaces}.", advertiser.InstanceFqdn, string.Join(", ", interfaces));
+            ReportDetailsLeftOut(advertiser);
         }
         catch (Exception exception) when (exception is LocalWebSocketException or ArgumentException or System.Net.Sockets.SocketException)
         {
@@ -286,6 +294,21 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
             AdvertisingError = exception as LocalWebSocketException
                 ?? new LocalWebSocketException(LocalWebSocketErrorCode.ConnectionFailed, "mDNS advertising failed: " + exception.Message, null, exception);
             Logger.LogWarning(exception, "mDNS advertising is not available; clients can still find this server by scanning.");
+        }
+    }
+
+    /// <summary>Says on <see cref="AdvertisingError"/>, and in the log when it changes, which details the TXT record leaves out.</summary>
+    private void ReportDetailsLeftOut(Discovery.Mdns.MdnsAdvertiser advertiser)
+    {
+        var leftOut = advertiser.DetailsLeftOut;
+        var error = leftOut.Count == 0 ? null : new LocalWebSocketException(
+            LocalWebSocketErrorCode.DetailsNotAdvertised,
+            $"The mDNS TXT record of {advertiser.InstanceName} leaves out {string.Join(", ", leftOut)}. Browsers that find this server over mDNS see its other details; GET / answers them all.");
+        var before = AdvertisingError;
+        AdvertisingError = error;
+        if (error is not null && error.Message != before?.Message)
+        {
+            Logger.LogWarning("{Problem}", error.Message);
         }
     }
 

@@ -130,9 +130,13 @@ public sealed class MdnsLoopbackTests
     }
 
     [Fact]
-    public void Txt_keeps_scalar_details_within_dns_limits()
+    public void Txt_keeps_scalar_details_within_dns_limits_name_first_and_says_what_it_left_out_and_why()
     {
-        var details = new JsonObject { ["name"] = "Room", ["max"] = 4, ["open"] = true, ["list"] = new JsonArray(1), ["a=b"] = "x", ["long"] = new string('x', 300) };
+        var details = new JsonObject
+        {
+            ["max"] = 4, ["open"] = true, ["list"] = new JsonArray(1), ["a=b"] = "x", ["clé"] = "y",
+            ["long"] = new string('x', 300), ["name"] = "Room", ["NAME"] = "shadow",
+        };
         for (var i = 0; i < 100; i++)
         {
             details[$"k{i}"] = new string('v', 40);
@@ -140,9 +144,40 @@ public sealed class MdnsLoopbackTests
 
         var txt = MdnsAdvertiser.BuildTxt("/ws", details);
 
-        Assert.Equal(["path=/ws", "v=1", "name=Room", "max=4", "open=true"], txt.Take(5));
-        Assert.DoesNotContain(txt, e => e.StartsWith("list=", StringComparison.Ordinal) || e.StartsWith("a=b", StringComparison.Ordinal) || e.StartsWith("long=", StringComparison.Ordinal));
-        Assert.True(txt.Sum(e => System.Text.Encoding.UTF8.GetByteCount(e) + 1) <= 1300);
+        Assert.Equal(["path=/ws", "v=1", "name=Room", "max=4", "open=true"], txt.Entries.Take(5));
+        Assert.True(txt.Entries.Sum(e => System.Text.Encoding.UTF8.GetByteCount(e) + 1) <= 1300);
+        Assert.Equal(
+            ["'list' (it is not a string, number or boolean)", "'a=b' (its key is not printable ASCII without '=')",
+             "'clé' (its key is not printable ASCII without '=')", "'long' (the entry is 305 bytes, more than 255)",
+             "'NAME' (its key is already used (TXT keys ignore case))"],
+            txt.LeftOut.Take(5));
+        var budget = txt.LeftOut.Skip(5).ToList();
+        Assert.NotEmpty(budget);
+        Assert.All(budget, why => Assert.EndsWith("(the record would pass 1300 bytes)", why, StringComparison.Ordinal));
+        Assert.Equal(100, txt.Entries.Count(e => e.StartsWith('k')) + budget.Count);
+    }
+
+    [Fact]
+    public async Task A_server_whose_details_do_not_fit_the_txt_record_advertises_the_rest_and_says_what_it_left_out()
+    {
+        await using var server = await TestServers.StartAsync(o =>
+        {
+            o.AdvertiseMdns = true;
+            o.Details = new JsonObject { ["name"] = "Big", ["notes"] = new string('n', 400) };
+        });
+
+        Assert.NotNull(server.AdvertisedServiceName);
+        var error = Assert.IsType<LocalWebSocketException>(server.AdvertisingError);
+        Assert.Equal(LocalWebSocketErrorCode.DetailsNotAdvertised, error.Code);
+        Assert.Contains("'notes' (the entry is 406 bytes, more than 255)", error.Message, StringComparison.Ordinal);
+
+        // Details that fit again clear it; the browser sees what is advertised.
+        server.UpdateDetails(d => d.Remove("notes"));
+        await using var browser = new MdnsBrowser(Loopback);
+        await using var snapshots = browser.WatchAsync().GetAsyncEnumerator();
+        var found = await NextAsync(snapshots, s => s.Servers.Any(found => found.Port == server.Port && !found.Details.TryGetProperty("notes", out _)));
+        Assert.Null(server.AdvertisingError);
+        Assert.Equal("Big", found.Servers.Single(s => s.Port == server.Port).Details.GetProperty("name").GetString());
     }
 }
 

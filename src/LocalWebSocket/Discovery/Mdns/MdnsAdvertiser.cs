@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Text;
 using System.Text.Json;
@@ -18,6 +19,9 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
 
     private const string ServiceEnumeration = "_services._dns-sd._udp.local.";
     private const int MaxTxtBytes = 1300;
+
+    /// <summary>A TXT entry's length is one byte (RFC 6763 section 6.1).</summary>
+    private const int MaxTxtEntryBytes = 255;
     private const uint SharedTtl = 4500;
     private const uint UniqueTtl = 120;
 
@@ -28,7 +32,7 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly int _port;
     private readonly string _path;
-    private IReadOnlyList<string> _txt;
+    private TxtContent _txt;
 
     public MdnsAdvertiser(string name, int port, string path, JsonObject details, ILogger? logger = null)
     {
@@ -47,6 +51,9 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
     public string InstanceFqdn => $"{InstanceName}.{ServiceType}";
 
     public string HostName { get; }
+
+    /// <summary>The details the TXT record leaves out, each with why (empty when all fit).</summary>
+    public IReadOnlyList<string> DetailsLeftOut => Volatile.Read(ref _txt).LeftOut;
 
     /// <summary>Opens every interface, starts answering, and announces.</summary>
     /// <exception cref="LocalWebSocketException">Multicast is not available on an interface.</exception>
@@ -69,7 +76,7 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
         _loops.Add(AnnounceAgainAsync(_stop.Token));
     }
 
-    /// <summary>Publishes new details in the TXT record and announces the change.</summary>
+    /// <summary>Publishes new details in the TXT record (in place when this returns its task) and announces the change.</summary>
     public async Task UpdateDetailsAsync(JsonObject details, CancellationToken cancellationToken)
     {
         Volatile.Write(ref _txt, BuildTxt(_path, details));
@@ -106,7 +113,7 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
     [
         new PtrRecord(ServiceType, SharedTtl, InstanceFqdn),
         new SrvRecord(InstanceFqdn, UniqueTtl, true, 0, 0, (ushort)_port, HostName),
-        new TxtRecord(InstanceFqdn, SharedTtl, true, Volatile.Read(ref _txt)),
+        new TxtRecord(InstanceFqdn, SharedTtl, true, Volatile.Read(ref _txt).Entries),
         new AddressRecord(HostName, UniqueTtl, true, address),
         .. _ipv6ByInterface.GetValueOrDefault(address, []).Select(v6 => new AddressRecord(HostName, UniqueTtl, true, v6)),
     ];
@@ -262,35 +269,37 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
     }
 
     /// <summary>
-    /// The TXT entries: the WebSocket path and protocol version first, then the details whose values are
-    /// strings, numbers or booleans, while they fit (255 bytes an entry, 1300 in all).
+    /// The TXT entries: the WebSocket path and protocol version first, then <c>name</c>, then the other details
+    /// whose values are strings, numbers or booleans, while they fit (255 bytes an entry, 1300 in all). Keys
+    /// follow RFC 6763 section 6.4: printable US-ASCII without '=', each key once whatever its case. What is
+    /// left out, and why, comes back in <see cref="TxtContent.LeftOut"/>.
     /// </summary>
-    internal static IReadOnlyList<string> BuildTxt(string path, JsonObject details)
+    internal static TxtContent BuildTxt(string path, JsonObject details)
     {
         var entries = new List<string> { $"path={path}", "v=1" };
+        var keys = new HashSet<string>(["path", "v"], StringComparer.OrdinalIgnoreCase);
+        var leftOut = new List<string>();
         var total = entries.Sum(e => Encoding.UTF8.GetByteCount(e) + 1);
-        foreach (var (key, value) in details)
+        var ordered = details.Where(entry => entry.Key == "name").Concat(details.Where(entry => entry.Key != "name"));
+        foreach (var (key, value) in ordered)
         {
-            if (key.Length == 0 || key.Contains('=', StringComparison.Ordinal) || key is "path" or "v" || value is not JsonValue scalar)
-            {
-                continue;
-            }
-
-            var text = scalar.GetValueKind() switch
+            var text = value is JsonValue scalar ? scalar.GetValueKind() switch
             {
                 JsonValueKind.String => scalar.GetValue<string>(),
                 JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False => scalar.ToJsonString(),
                 _ => null,
-            };
-            if (text is null)
-            {
-                continue;
-            }
-
+            } : null;
             var entry = $"{key}={text}";
             var size = Encoding.UTF8.GetByteCount(entry);
-            if (size > 255 || total + size + 1 > MaxTxtBytes)
+            var why = key.Length == 0 || !key.All(c => c is >= ' ' and <= '~' and not '=') ? "its key is not printable ASCII without '='"
+                : !keys.Add(key) ? "its key is already used (TXT keys ignore case)"
+                : text is null ? "it is not a string, number or boolean"
+                : size > MaxTxtEntryBytes ? $"the entry is {size} bytes, more than {MaxTxtEntryBytes}"
+                : total + size + 1 > MaxTxtBytes ? $"the record would pass {MaxTxtBytes} bytes"
+                : null;
+            if (why is not null)
             {
+                leftOut.Add($"'{key}' ({why})");
                 continue;
             }
 
@@ -298,8 +307,12 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
             total += size + 1;
         }
 
-        return entries;
+        Debug.Assert(total <= MaxTxtBytes, "the TXT record stays within its budget");
+        return new TxtContent(entries, leftOut);
     }
+
+    /// <summary>What <see cref="BuildTxt"/> publishes, and each detail it left out with the reason.</summary>
+    internal sealed record TxtContent(IReadOnlyList<string> Entries, IReadOnlyList<string> LeftOut);
 
     /// <summary>An instance label: no dots (they would split it), at most 50 bytes so the suffix fits 63.</summary>
     private static string Sanitize(string name)
