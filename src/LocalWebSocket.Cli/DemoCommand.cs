@@ -138,8 +138,17 @@ internal static class DemoCommand
         var scan = new DiscoveryOptions { UseMdns = false };
         scan.Scanner.Port = server.Port;
         scan.ScanTargets.Add(ScanTarget.Parse("127.0.0"));
+
+        // On loopback every other address refuses at once, so a long deadline costs nothing and keeps a busy
+        // machine (a parallel test run) from missing the one server that answers.
+        scan.Scanner.ProbeTimeout = StepTimeout;
         log.Line("scan", $"looking for the first server on 127.0.0.1-254 port {server.Port} (GET /, FindFirstAsync)");
         var scanned = await FindFirstAsync(scan, server, log, "scan", stop);
+        if (scanned is null)
+        {
+            log.Line("scan", $"no answer from 127.0.0.1:{server.Port} within {StepTimeout.TotalSeconds:0} s");
+        }
+
         return advertised ?? scanned ?? throw new InvalidOperationException("expected: discovery finds the demo server");
     }
 
