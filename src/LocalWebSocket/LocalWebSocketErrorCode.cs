@@ -51,4 +51,10 @@ public enum LocalWebSocketErrorCode
     /// see the rest; <c>GET /</c> still answers them all.
     /// </summary>
     DetailsNotAdvertised,
+
+    /// <summary>
+    /// mDNS advertising stopped because no free service name was found: other hosts on the link answered for
+    /// the server's name and each renamed one after it (<c>Name (2)</c>, <c>Name (3)</c>...). Scanning still finds it.
+    /// </summary>
+    NameConflict,
 }

@@ -192,7 +192,12 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
     /// </summary>
     public LocalWebSocketException? AdvertisingError { get; private set; }
 
-    /// <summary>The mDNS service instance name while advertising, e.g. <c>Game Room (a1b2c3)</c>.</summary>
+    /// <summary>
+    /// The mDNS service instance name while advertising: the <see cref="LocalWebSocketServerOptions.MdnsServiceName"/>
+    /// (else the details' <c>name</c>) as probed for at start (RFC 6762 section 8), e.g. <c>Game Room</c>, or
+    /// <c>Game Room (2)</c> when another host on the link already had it. It can change while the server runs
+    /// if a host that claims the same name appears later (section 9).
+    /// </summary>
     public string? AdvertisedServiceName => _advertiser?.InstanceName;
 
     internal ILogger Logger { get; }
@@ -288,6 +293,11 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
             Logger.LogInformation("Advertising {Service} over mDNS on {Interfaces}.", advertiser.InstanceFqdn, string.Join(", ", interfaces));
             ReportDetailsLeftOut(advertiser);
         }
+        catch (OperationCanceledException)
+        {
+            await advertiser.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
         catch (Exception exception) when (exception is LocalWebSocketException or ArgumentException or System.Net.Sockets.SocketException)
         {
             await advertiser.DisposeAsync().ConfigureAwait(false);
@@ -370,7 +380,16 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
             _acceptLoop = AcceptLoopAsync(listener, _stopping.Token);
             _idleLoop = _options.IdleTimeout == Timeout.InfiniteTimeSpan ? Task.CompletedTask : CloseIdleClientsAsync(_stopping.Token);
             Logger.LogInformation("Listening on {EndPoint}.", _localEndPoint);
-            await StartAdvertisingAsync(address, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await StartAdvertisingAsync(address, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // Cancelled while probing for the mDNS name: not started, as the exception says.
+                await StopCoreAsync().ConfigureAwait(false);
+                throw;
+            }
         }
         finally
         {

@@ -281,7 +281,10 @@ public sealed class LocalWebSocketServerOptions
     /// <summary>
     /// Whether the server advertises itself over mDNS / DNS-SD as a <c>_localws._tcp</c> service while it
     /// runs, so that browsers find it without scanning. Off by default in the library (<c>lws serve</c> turns
-    /// it on). When multicast is not available the server still runs; see <see cref="LocalWebSocketServer.AdvertisingError"/>.
+    /// it on). <see cref="LocalWebSocketServer.StartAsync"/> then also claims the service name on the link
+    /// (RFC 6762 probing: 0.75-1 s, longer when the name is taken and a renamed one is probed), while clients
+    /// can already connect. When multicast is not available the server still runs; see
+    /// <see cref="LocalWebSocketServer.AdvertisingError"/>.
     /// </summary>
     public bool AdvertiseMdns { get; set; }
 

@@ -44,7 +44,8 @@ public sealed class MdnsLoopbackTests
         Assert.Equal("Game Room", server.Details.GetProperty("name").GetString());
         Assert.Equal("2", server.Details.GetProperty("players").GetString());
         Assert.False(server.Details.TryGetProperty("nested", out _));
-        Assert.StartsWith("Game Room (", server.ServiceName, StringComparison.Ordinal);
+        Assert.Equal("Game Room", advertiser.InstanceName);
+        Assert.Equal(advertiser.InstanceName, server.ServiceName);
 
         await advertiser.UpdateDetailsAsync(new JsonObject { ["name"] = "Game Room", ["players"] = 3 }, CancellationToken.None);
         var changed = await NextAsync(rounds, s => s.Changed.Count > 0);
@@ -69,7 +70,7 @@ public sealed class MdnsLoopbackTests
     }
 
     [Fact]
-    public async Task A_one_shot_browse_asks_after_the_rfc_delay_and_ends_one_answer_window_after_its_last_query()
+    public async Task A_one_shot_browse_asks_at_once_and_ends_one_answer_window_after_its_last_query()
     {
         await using var server = await TestServers.StartAsync(o =>
         {
@@ -81,12 +82,10 @@ public sealed class MdnsLoopbackTests
         await using var browser = new MdnsBrowser(Loopback, clock);
         await using var snapshots = browser.BrowseOnceAsync(window).GetAsyncEnumerator();
 
-        // The first query waits 20-120 ms on the browser's clock (RFC 6762 section 5.2). Browsing starts with
-        // the first snapshot (what the cache holds: nothing).
+        // A one-shot querier (RFC 6762 section 5.1) asks without the continuous querier's random delay: the
+        // server is found while the browser's clock has not moved. Browsing starts with the first snapshot
+        // (what the cache holds: nothing).
         Assert.True(await snapshots.MoveNextAsync().AsTask().Within());
-        await clock.TimerCreated.WaitUntilAsync(due => due.Count > 0);
-        var firstDelay = clock.TimerCreated.Items[0];
-        clock.Advance(TimeSpan.FromMilliseconds(120));
         var found = await NextAsync(snapshots, s => s.Added.Any(added => added.Port == server.Port));
 
         // No answer is expected once the window after that query has passed; no further query is due before it.
@@ -97,9 +96,32 @@ public sealed class MdnsLoopbackTests
             ended = !await snapshots.MoveNextAsync().AsTask().Within();
         }
 
-        Assert.InRange(firstDelay, TimeSpan.FromMilliseconds(20), TimeSpan.FromMilliseconds(120));
         Assert.Equal(server.WebSocketUrl, found.Added.Single(s => s.Port == server.Port).Url);
         Assert.True(ended);
+    }
+
+    [Fact]
+    public async Task A_watch_sends_its_first_query_after_the_rfc_random_delay()
+    {
+        await using var server = await TestServers.StartAsync(o =>
+        {
+            o.AdvertiseMdns = true;
+            o.Details = new JsonObject { ["name"] = "Watched" };
+        });
+        var clock = new ManualTimeProvider();
+        await using var browser = new MdnsBrowser(Loopback, clock);
+        await using var rounds = browser.WatchAsync().GetAsyncEnumerator();
+
+        // A continuous querier waits 20-120 ms before its first query (RFC 6762 section 5.2): the query loop's
+        // first timer is that wait (the cache's expiry check comes a second later).
+        Assert.True(await rounds.MoveNextAsync().AsTask().Within());
+        await clock.TimerCreated.WaitUntilAsync(due => due.Count > 0);
+        var firstDelay = clock.TimerCreated.Items[0];
+        clock.Advance(TimeSpan.FromMilliseconds(120));
+        var found = await NextAsync(rounds, s => s.Added.Any(added => added.Port == server.Port));
+
+        Assert.InRange(firstDelay, TimeSpan.FromMilliseconds(20), TimeSpan.FromMilliseconds(120));
+        Assert.Equal(server.WebSocketUrl, found.Added.Single(s => s.Port == server.Port).Url);
     }
 
     [Fact]

@@ -16,6 +16,7 @@ namespace LocalWebSocket.Tests.Reliability;
 /// fires late: like a game loop with a fixed time step, a player then sends every message its clock says is
 /// due, which keeps the offered rate at 100 a second and makes the delivery rate the measure.
 /// </summary>
+[Collection(MeasurementCollection.Name)]
 public sealed class FloodTests(ITestOutputHelper output)
 {
     private const int Players = 8;

@@ -291,7 +291,19 @@ internal sealed class DnsMessage
         return true;
     }
 
-    private sealed class Writer
+    /// <summary>
+    /// A record's data as uncompressed bytes: what RFC 6762 section 8.2 compares to break a tie between two
+    /// hosts probing for one name, and section 9 compares to tell a conflicting record from a copy of ours.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The record cannot be encoded (<see cref="OtherRecord"/>, a label over 63 bytes).</exception>
+    internal static byte[] RData(DnsRecord record)
+    {
+        var writer = new Writer(compress: false);
+        writer.Data(record);
+        return writer.TryToArray(out var data) ? data : throw new InvalidOperationException("The record's data is larger than one mDNS packet.");
+    }
+
+    private sealed class Writer(bool compress = true)
     {
         private readonly MemoryStream _buffer = new();
         private readonly Dictionary<string, int> _names = new(StringComparer.OrdinalIgnoreCase);
@@ -316,7 +328,7 @@ internal sealed class DnsMessage
             for (var i = 0; i < labels.Length; i++)
             {
                 var suffix = string.Join('.', labels, i, labels.Length - i);
-                if (_names.TryGetValue(suffix, out var pointer))
+                if (compress && _names.TryGetValue(suffix, out var pointer))
                 {
                     UInt16((ushort)(0xC000 | pointer));
                     return;
@@ -349,6 +361,15 @@ internal sealed class DnsMessage
             var lengthAt = _buffer.Position;
             UInt16(0);
             var dataStart = _buffer.Position;
+            Data(record);
+            var end = _buffer.Position;
+            _buffer.Position = lengthAt;
+            UInt16((ushort)(end - dataStart));
+            _buffer.Position = end;
+        }
+
+        public void Data(DnsRecord record)
+        {
             switch (record)
             {
                 case PtrRecord ptr:
@@ -385,11 +406,6 @@ internal sealed class DnsMessage
                 default:
                     throw new InvalidOperationException($"Cannot encode a {record.Type} record.");
             }
-
-            var end = _buffer.Position;
-            _buffer.Position = lengthAt;
-            UInt16((ushort)(end - dataStart));
-            _buffer.Position = end;
         }
 
         public bool TryToArray(out byte[] packet)

@@ -3,16 +3,24 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace LocalWebSocket.Discovery.Mdns;
 
 /// <summary>
-/// Advertises one server as a DNS-SD service (<c>_localws._tcp.local.</c>) on chosen interfaces: answers
-/// queries, announces at start and on changes, and says goodbye (TTL 0) when disposed.
+/// Advertises one server as a DNS-SD service (<c>_localws._tcp.local.</c>) on chosen interfaces: claims its
+/// instance and host names by probing (RFC 6762 section 8) and renames on conflict as Bonjour does
+/// (<c>Game Room (2)</c>, <c>host-lws-2.local.</c>), announces with the cache-flush bit, answers queries,
+/// goes back to probing when another host later claims one of its names (section 9), and says goodbye
+/// (TTL 0) when disposed.
 /// </summary>
-/// <remarks>Name conflict probing (RFC 6762 section 8) is not done; instance and host names carry a random suffix instead.</remarks>
+/// <remarks>
+/// Probes do not set the QU bit (section 8.1 suggests it): port 5353 is shared by every responder on the
+/// machine (address reuse), and the kernel hands a unicast reply to only one of those sockets, which may
+/// not be ours, so a conflict answered by unicast could be missed. Multicast answers reach every socket.
+/// </remarks>
 internal sealed class MdnsAdvertiser : IAsyncDisposable
 {
     public const string ServiceType = "_localws._tcp.local.";
@@ -25,44 +33,87 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
     private const uint SharedTtl = 4500;
     private const uint UniqueTtl = 120;
 
+    /// <summary>RFC 6762 section 8.1: three probes 250 ms apart, the first after a random 0-250 ms.</summary>
+    private const int ProbeCount = 3;
+    private static readonly TimeSpan ProbeInterval = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Section 8.2: the loser of a tie-break between simultaneous probes probes again a second later.</summary>
+    private static readonly TimeSpan TieBreakWait = TimeSpan.FromSeconds(1);
+
+    /// <summary>Section 8.1: after fifteen conflicts within ten seconds, each further probe waits five seconds.</summary>
+    private const int ConflictBurst = 15;
+    private static readonly TimeSpan ConflictBurstWindow = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan ConflictBackoff = TimeSpan.FromSeconds(5);
+
+    /// <summary>Section 8.3: the second announcement a second after the first.</summary>
+    private static readonly TimeSpan AnnounceInterval = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// The most renames before advertising gives up: anyone on the link can claim every name, and this bounds
+    /// the loop (with the backoff above, about eight minutes of probing).
+    /// </summary>
+    internal const int MaxRenames = 100;
+
     private readonly List<MdnsTransport> _transports = [];
     private readonly Dictionary<IPAddress, IReadOnlyList<IPAddress>> _ipv6ByInterface = [];
+    private readonly HashSet<IPAddress> _ownAddresses = [];
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _loops = [];
     private readonly ILogger _logger;
+    private readonly TimeProvider _time;
     private readonly int _port;
     private readonly string _path;
+    private readonly string _instanceBase;
+    private readonly string _hostBase;
+    private readonly TaskCompletionSource _claimed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TxtContent _txt;
 
-    public MdnsAdvertiser(string name, int port, string path, JsonObject details, ILogger? logger = null)
+    // Written only by the claim loop (RunAsync); the answer loops read them and report what they hear to
+    // _events, which only the claim loop reads. _announced is true from the first announcement of the
+    // current names until a conflict sends them back to probing: only then are queries answered.
+    private volatile string _instanceName;
+    private volatile string _hostName;
+    private volatile bool _announced;
+    private readonly Channel<NameEvent> _events = Channel.CreateBounded<NameEvent>(
+        new BoundedChannelOptions(64) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
+
+    public MdnsAdvertiser(string name, int port, string path, JsonObject details, ILogger? logger = null, TimeProvider? timeProvider = null)
     {
-        var suffix = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(3)).ToLowerInvariant();
-        InstanceName = $"{Sanitize(name)} ({suffix})";
-        HostName = $"lws-{suffix}.local.";
+        _instanceBase = Sanitize(name);
+        _hostBase = HostLabel(Environment.MachineName);
+        _instanceName = _instanceBase;
+        _hostName = _hostBase + ".local.";
         _port = port;
         _path = path;
         _txt = BuildTxt(path, details);
         _logger = logger ?? NullLogger.Instance;
+        _time = timeProvider ?? TimeProvider.System;
     }
 
-    /// <summary>The service instance label, e.g. <c>Game Room (a1b2c3)</c>.</summary>
-    public string InstanceName { get; }
+    /// <summary>The service instance label, e.g. <c>Game Room</c>, or <c>Game Room (2)</c> when another host had that name.</summary>
+    public string InstanceName => _instanceName;
 
     public string InstanceFqdn => $"{InstanceName}.{ServiceType}";
 
-    public string HostName { get; }
+    /// <summary>The host name the SRV record points at, e.g. <c>kiosk-lws.local.</c>.</summary>
+    public string HostName => _hostName;
 
     /// <summary>The details the TXT record leaves out, each with why (empty when all fit).</summary>
     public IReadOnlyList<string> DetailsLeftOut => Volatile.Read(ref _txt).LeftOut;
 
-    /// <summary>Opens every interface, starts answering, and announces.</summary>
-    /// <exception cref="LocalWebSocketException">Multicast is not available on an interface.</exception>
+    /// <summary>How many conflict or tie-break reports wait for the claim loop (for tests).</summary>
+    internal int PendingNameEvents => _events.Reader.Count;
+
+    /// <summary>Opens every interface, probes until its names are its own, and announces.</summary>
+    /// <exception cref="LocalWebSocketException">Multicast is not available on an interface, or no free name was found.</exception>
     public async Task StartAsync(IReadOnlyList<IPAddress> interfaces, CancellationToken cancellationToken)
     {
         foreach (var address in interfaces)
         {
             _transports.Add(MdnsTransport.Open(address));
             _ipv6ByInterface[address] = Ipv6AddressesOf(address);
+            _ownAddresses.Add(Unscoped(address));
+            _ownAddresses.UnionWith(_ipv6ByInterface[address].Select(Unscoped));
         }
 
         foreach (var transport in _transports)
@@ -70,28 +121,206 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
             _loops.Add(AnswerLoopAsync(transport, _stop.Token));
         }
 
-        await AnnounceAsync(cancellationToken).ConfigureAwait(false);
-
-        // RFC 6762 section 8.3: announce at least twice, one second apart.
-        _loops.Add(AnnounceAgainAsync(_stop.Token));
+        _loops.Add(RunAsync(_stop.Token));
+        await _claimed.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Publishes new details in the TXT record (in place when this returns its task) and announces the change.</summary>
     public async Task UpdateDetailsAsync(JsonObject details, CancellationToken cancellationToken)
     {
         Volatile.Write(ref _txt, BuildTxt(_path, details));
-        await AnnounceAsync(cancellationToken).ConfigureAwait(false);
+        if (_announced)
+        {
+            await AnnounceAsync(cancellationToken).ConfigureAwait(false);
+        }
     }
 
-    private async Task AnnounceAgainAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Claims the names and keeps them: probe, announce twice, then wait for a conflict (section 9), which
+    /// sends the names back to probing (the other host answers the probes if it holds them, and we rename).
+    /// </summary>
+    private async Task RunAsync(CancellationToken cancellationToken)
     {
+        var conflicts = new Queue<DateTimeOffset>();
+        var renames = 0;
+        var wait = TimeSpan.FromMilliseconds(Random.Shared.Next(1, 251));
         try
         {
-            await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
-            await AnnounceAsync(cancellationToken).ConfigureAwait(false);
+            while (true)
+            {
+                var heard = await ProbeAsync(wait, cancellationToken).ConfigureAwait(false);
+                if (heard is null)
+                {
+                    _announced = true;
+                    await AnnounceAsync(cancellationToken).ConfigureAwait(false);
+                    _claimed.TrySetResult();
+                    heard = await NextConflictAsync(AnnounceInterval, cancellationToken).ConfigureAwait(false);
+                    if (heard is null)
+                    {
+                        await AnnounceAsync(cancellationToken).ConfigureAwait(false);
+                        heard = await NextConflictAsync(Timeout.InfiniteTimeSpan, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    _logger.LogInformation("Another host on the link claims {Name}; probing for it again.", heard!.Name);
+                    _announced = false;
+                    wait = TimeSpan.Zero;
+                    continue;
+                }
+
+                if (heard.Kind == NameEventKind.LostTieBreak)
+                {
+                    wait = TieBreakWait;
+                    continue;
+                }
+
+                if (++renames > MaxRenames)
+                {
+                    throw new LocalWebSocketException(
+                        LocalWebSocketErrorCode.NameConflict,
+                        $"No free mDNS name after {MaxRenames} renames: other hosts on the link claim {_instanceBase} and the names after it. Clients can still find this server by scanning.");
+                }
+
+                Rename(heard.Kind);
+                var now = _time.GetUtcNow();
+                conflicts.Enqueue(now);
+                while (now - conflicts.Peek() > ConflictBurstWindow)
+                {
+                    conflicts.Dequeue();
+                }
+
+                wait = conflicts.Count >= ConflictBurst ? ConflictBackoff : TimeSpan.Zero;
+            }
         }
         catch (OperationCanceledException)
         {
+            _claimed.TrySetCanceled(cancellationToken);
+        }
+        catch (Exception exception)
+        {
+            _announced = false;
+            _claimed.TrySetException(exception);
+            _logger.LogWarning(exception, "mDNS advertising stopped.");
+        }
+    }
+
+    /// <summary>
+    /// Waits <paramref name="wait"/>, then probes three times (section 8.1); null when nobody objected, else
+    /// what was heard against the names being probed.
+    /// </summary>
+    private async Task<NameEvent?> ProbeAsync(TimeSpan wait, CancellationToken cancellationToken)
+    {
+        // What was heard about earlier names is no longer news.
+        while (_events.Reader.TryRead(out _))
+        {
+        }
+
+        if (await NextEventAsync(wait, cancellationToken).ConfigureAwait(false) is { } early)
+        {
+            return early;
+        }
+
+        for (var probe = 0; probe < ProbeCount; probe++)
+        {
+            foreach (var transport in _transports)
+            {
+                await SendSafelyAsync(transport, Probe(transport.InterfaceAddress), null, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (await NextEventAsync(ProbeInterval, cancellationToken).ConfigureAwait(false) is { } heard)
+            {
+                return heard;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>A probe: "any records for these names?", with the records we propose in the authority section (section 8.2).</summary>
+    private DnsMessage Probe(IPAddress address)
+    {
+        var records = Records(address);
+        return new DnsMessage
+        {
+            Questions = [new DnsQuestion(InstanceFqdn, DnsType.Any), new DnsQuestion(HostName, DnsType.Any)],
+            Authorities = [.. records.Skip(1)],
+        };
+    }
+
+    /// <summary>The next conflict with an announced name within <paramref name="timeout"/>; a lost tie-break is not one.</summary>
+    private async Task<NameEvent?> NextConflictAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var until = timeout == Timeout.InfiniteTimeSpan ? DateTimeOffset.MaxValue : _time.GetUtcNow() + timeout;
+        while (true)
+        {
+            var left = until == DateTimeOffset.MaxValue ? Timeout.InfiniteTimeSpan : until - _time.GetUtcNow();
+            if (left != Timeout.InfiniteTimeSpan && left <= TimeSpan.Zero)
+            {
+                return null;
+            }
+
+            var heard = await NextEventAsync(left, cancellationToken).ConfigureAwait(false);
+            if (heard is null || heard.Kind != NameEventKind.LostTieBreak)
+            {
+                return heard;
+            }
+        }
+    }
+
+    /// <summary>The next event about the current names, or null when <paramref name="timeout"/> passes first (on the advertiser's clock).</summary>
+    private async Task<NameEvent?> NextEventAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var wake = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var timer = timeout == Timeout.InfiniteTimeSpan
+            ? Task.Delay(Timeout.Infinite, wake.Token)
+            : Task.Delay(timeout > TimeSpan.Zero ? timeout : TimeSpan.Zero, _time, wake.Token);
+        try
+        {
+            while (true)
+            {
+                while (_events.Reader.TryRead(out var heard))
+                {
+                    // An answer loop may have judged a packet against the names before a rename.
+                    if (Same(heard.Name, heard.Kind == NameEventKind.HostConflict ? HostName : InstanceFqdn))
+                    {
+                        return heard;
+                    }
+                }
+
+                var readable = _events.Reader.WaitToReadAsync(wake.Token).AsTask();
+                if (await Task.WhenAny(timer, readable).ConfigureAwait(false) == timer)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    return null;
+                }
+            }
+        }
+        finally
+        {
+            await wake.CancelAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Takes the next name after a conflict: <c>Name (2)</c>, <c>Name (3)</c>...; <c>host-2</c>, <c>host-3</c>... (as Bonjour does).</summary>
+    private void Rename(NameEventKind kind)
+    {
+        var old = kind == NameEventKind.HostConflict ? HostName : InstanceName;
+        if (kind == NameEventKind.HostConflict)
+        {
+            _hostName = $"{_hostBase}-{NextNumber(_hostName[..^".local.".Length], _hostBase, '-')}.local.";
+        }
+        else
+        {
+            _instanceName = $"{_instanceBase} ({NextNumber(_instanceName, _instanceBase, ' ')})";
+        }
+
+        var now = kind == NameEventKind.HostConflict ? HostName : InstanceName;
+        _logger.LogInformation("mDNS name {Old} is taken on the link; trying {New}.", old, now);
+
+        static int NextNumber(string current, string baseName, char separator)
+        {
+            // "Name (n)" / "host-n" carry n after the base; the base itself is number 1.
+            var rest = current[baseName.Length..].Trim().Trim('(', ')', separator);
+            return int.TryParse(rest, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n + 1 : 2;
         }
     }
 
@@ -129,7 +358,20 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
             try
             {
                 var (query, from) = await transport.ReceiveAsync(buffer, cancellationToken).ConfigureAwait(false);
-                if (query.IsResponse || query.Questions.Count == 0)
+                if (query.IsResponse)
+                {
+                    ReportConflicts(query);
+                    continue;
+                }
+
+                if (!_announced)
+                {
+                    // Probing: nothing of ours is answered yet; another host probing for our names is a tie to break.
+                    ReportTieBreak(query, transport.InterfaceAddress);
+                    continue;
+                }
+
+                if (query.Questions.Count == 0)
                 {
                     continue;
                 }
@@ -151,6 +393,91 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>
+    /// Section 9: a response that gives one of our names other data (an SRV record for our instance that is not
+    /// ours, an address for our host that is not this machine's) is a conflict. Copies of our own records
+    /// (our announcements heard back, another process on this machine sharing the host name) are not; nor are
+    /// goodbyes. Only SRV is compared for the instance: a TXT record of ours still on its way when the details
+    /// change would look like someone else's.
+    /// </summary>
+    internal void ReportConflicts(DnsMessage response)
+    {
+        var instance = InstanceFqdn;
+        var host = HostName;
+        foreach (var record in response.AllRecords)
+        {
+            if (record.Ttl == 0)
+            {
+                continue;
+            }
+
+            if (record is SrvRecord srv && Same(srv.Name, instance)
+                && (srv.Port != _port || !Same(srv.Target, host) || srv.Priority != 0 || srv.Weight != 0))
+            {
+                _events.Writer.TryWrite(new NameEvent(NameEventKind.InstanceConflict, instance));
+            }
+            else if (record is AddressRecord address && Same(address.Name, host) && !_ownAddresses.Contains(Unscoped(address.Address)))
+            {
+                _events.Writer.TryWrite(new NameEvent(NameEventKind.HostConflict, host));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Section 8.2: another host probes for a name we are probing for. The records each proposes for the name
+    /// are compared (sorted, by class, type, then data as bytes); the lexicographically later set wins, and the
+    /// loser waits a second and probes again. Identical sets are our own probe heard back (or a host proposing
+    /// exactly our records), not a tie.
+    /// </summary>
+    internal void ReportTieBreak(DnsMessage query, IPAddress interfaceAddress)
+    {
+        if (query.Authorities.Count == 0)
+        {
+            return;
+        }
+
+        var ours = Records(interfaceAddress).Skip(1).ToList();
+        foreach (var name in new[] { InstanceFqdn, HostName })
+        {
+            var theirs = query.Authorities.Where(r => Same(r.Name, name)).ToList();
+            if (theirs.Count > 0 && CompareProposals(ours.Where(r => Same(r.Name, name)), theirs) < 0)
+            {
+                _events.Writer.TryWrite(new NameEvent(NameEventKind.LostTieBreak, name));
+            }
+        }
+    }
+
+    /// <summary>Compares two proposals for one name as section 8.2 says; negative when <paramref name="ours"/> loses.</summary>
+    internal static int CompareProposals(IEnumerable<DnsRecord> ours, IEnumerable<DnsRecord> theirs)
+    {
+        var left = Sorted(ours);
+        var right = Sorted(theirs);
+        for (var i = 0; i < Math.Min(left.Count, right.Count); i++)
+        {
+            var order = Compare(left[i], right[i]);
+            if (order != 0)
+            {
+                return order;
+            }
+        }
+
+        // Equal as far as both go: the one with more records is later.
+        return left.Count.CompareTo(right.Count);
+
+        // Every record here is class IN, so class never decides. A record whose data we do not read
+        // (OtherRecord) compares by its type alone.
+        static List<(ushort Type, byte[] Data)> Sorted(IEnumerable<DnsRecord> records) =>
+            [.. records.Select(r => ((ushort)r.Type, r is OtherRecord ? Array.Empty<byte>() : DnsMessage.RData(r))).Order(Comparer<(ushort Type, byte[] Data)>.Create(Compare))];
+
+        static int Compare((ushort Type, byte[] Data) a, (ushort Type, byte[] Data) b)
+        {
+            var order = a.Type.CompareTo(b.Type);
+            return order != 0 ? order : a.Data.AsSpan().SequenceCompareTo(b.Data);
+        }
+    }
+
+    private static IPAddress Unscoped(IPAddress address) => new(address.GetAddressBytes());
 
     /// <summary>The response to a query, or null when it asks nothing of ours.</summary>
     internal DnsMessage? Answer(DnsMessage query, IPAddress address, bool legacy)
@@ -185,12 +512,15 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
                 Id = query.Id,
                 IsResponse = true,
                 Questions = answered,
-                Answers = [.. answers.Distinct().Select(r => r.WithTtl(Math.Min(r.Ttl, 10)))],
-                Additionals = [.. additionals.Distinct().Select(r => r.WithTtl(Math.Min(r.Ttl, 10)))],
+                Answers = [.. answers.Distinct().Select(Legacy)],
+                Additionals = [.. additionals.Distinct().Select(Legacy)],
             };
         }
 
         return new DnsMessage { IsResponse = true, Answers = [.. answers.Distinct()], Additionals = [.. additionals.Distinct()] };
+
+        // Section 10.2: no cache-flush bit in a response to a port other than 5353; section 6.7: TTLs of at most 10 s.
+        static DnsRecord Legacy(DnsRecord record) => record.WithTtl(Math.Min(record.Ttl, 10)) with { CacheFlush = false };
 
         void AnswerQuestion(DnsQuestion question)
         {
@@ -251,7 +581,8 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
             return;
         }
 
-        foreach (var transport in _transports)
+        // Goodbyes only for records browsers may hold: names still being probed were never announced.
+        foreach (var transport in _announced ? _transports : [])
         {
             var goodbye = new DnsMessage { IsResponse = true, Answers = [.. Records(transport.InterfaceAddress).Select(r => r.WithTtl(0))] };
             using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(1));
@@ -314,20 +645,42 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
     /// <summary>What <see cref="BuildTxt"/> publishes, and each detail it left out with the reason.</summary>
     internal sealed record TxtContent(IReadOnlyList<string> Entries, IReadOnlyList<string> LeftOut);
 
-    /// <summary>An instance label: no dots (they would split it), at most 50 bytes so the suffix fits 63.</summary>
+    /// <summary>An instance label: no dots (they would split it), at most 50 bytes so that a rename's " (100)" fits 63.</summary>
     private static string Sanitize(string name)
     {
         var cleaned = name.Replace('.', ' ').Trim();
-        if (cleaned.Length == 0)
-        {
-            cleaned = "LocalWebSocket";
-        }
-
-        while (Encoding.UTF8.GetByteCount(cleaned) > 50)
-        {
-            cleaned = cleaned[..^1];
-        }
-
-        return cleaned;
+        return Truncate(cleaned.Length == 0 ? "LocalWebSocket" : cleaned, 50);
     }
+
+    /// <summary>
+    /// The host label: the machine's name, lower case, letters, digits and hyphens, with <c>-lws</c> after it, so
+    /// that it never claims the name the operating system's own responder (Avahi, Bonjour) holds for the
+    /// machine: a conflict there would rename the machine, not us.
+    /// </summary>
+    internal static string HostLabel(string machineName)
+    {
+        var cleaned = new string([.. machineName.ToLowerInvariant().Select(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') ? c : '-')]).Trim('-');
+        return Truncate(cleaned.Length == 0 ? "localwebsocket" : cleaned, 50) + "-lws";
+    }
+
+    private static string Truncate(string text, int maxBytes)
+    {
+        while (Encoding.UTF8.GetByteCount(text) > maxBytes)
+        {
+            // Never half of a surrogate pair.
+            text = text[..(char.IsLowSurrogate(text[^1]) && text.Length > 1 ? ^2 : ^1)];
+        }
+
+        return text;
+    }
+
+    private enum NameEventKind
+    {
+        InstanceConflict,
+        HostConflict,
+        LostTieBreak,
+    }
+
+    /// <summary>What an answer loop heard against <paramref name="Name"/>, the instance or host name it was judged against.</summary>
+    private sealed record NameEvent(NameEventKind Kind, string Name);
 }

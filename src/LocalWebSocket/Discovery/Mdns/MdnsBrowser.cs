@@ -202,8 +202,11 @@ internal sealed class MdnsBrowser : IAsyncDisposable
         var interval = TimeSpan.FromSeconds(1);
         var now = _time.GetUtcNow();
 
-        // RFC 6762 section 5.2: the first query 20-120 ms after start, so hosts that start together do not all ask at once.
-        var nextQuery = now + TimeSpan.FromMilliseconds(Random.Shared.Next(20, 121));
+        // RFC 6762 section 5.2: a continuous querier sends its first query 20-120 ms after start, so hosts that
+        // start together (after a power cut) do not all ask at once. A one-shot querier (section 5.1) asks at
+        // once: its answers come back by unicast to its own port, so many of them asking together cost the
+        // link no multicast storm, and a user waiting for "join the first table" waits for nothing.
+        var nextQuery = answerWindow is null ? now + TimeSpan.FromMilliseconds(Random.Shared.Next(20, 121)) : now;
         var nextExpiry = now + ExpiryInterval;
         DateTimeOffset? lastQuery = null;
 
