@@ -44,6 +44,25 @@ public sealed class DnsMessageTests
     }
 
     [Fact]
+    public void Round_trips_the_tc_bit_of_a_query_and_its_authority_records()
+    {
+        var query = new DnsMessage
+        {
+            Truncated = true,
+            Questions = [new("Room._localws._tcp.local.", DnsType.Any)],
+            Authorities = [new SrvRecord("Room._localws._tcp.local.", 120, true, 0, 0, 8080, "h-lws.local.")],
+        };
+        var bytes = query.Encode();
+
+        Assert.True(DnsMessage.TryParse(bytes, out var parsed));
+        Assert.True(parsed.Truncated);
+        Assert.Equal(0x02, bytes[2]);
+        Assert.Equal(query.Authorities, parsed.Authorities);
+        Assert.True(DnsMessage.TryParse(new DnsMessage { Questions = query.Questions }.Encode(), out var plain));
+        Assert.False(plain.Truncated);
+    }
+
+    [Fact]
     public void Truncated_packets_are_refused_at_every_length()
     {
         var bytes = Sample().Encode();

@@ -69,19 +69,40 @@ public sealed class MdnsHostileTests
     }
 
     [Fact]
-    public void A_query_with_more_questions_and_known_answers_than_a_packet_holds_is_cut_to_fit()
+    public void A_query_with_more_known_answers_than_a_packet_holds_is_split_with_tc_and_bounded()
     {
         var questions = Enumerable.Range(0, 3000).Select(i => new DnsQuestion($"{new string('q', 50)}{i}.{FloodType}", DnsType.Srv)).ToList();
         questions.Insert(0, new DnsQuestion(FloodType, DnsType.Ptr));
         var known = Announcement(0, 3000).Answers;
 
-        var query = MdnsBrowser.FitQuery(questions, known);
+        var packets = MdnsBrowser.SplitQuery(questions, known);
 
-        Assert.True(query.TryEncode(out var packet));
-        Assert.InRange(packet.Length, DnsMessage.MaxPacketSize / 4, DnsMessage.MaxPacketSize);
-        Assert.Equal(new DnsQuestion(FloodType, DnsType.Ptr), query.Questions[0]);
-        Assert.True(DnsMessage.TryParse(packet, out var parsed));
-        Assert.Equal(query.Questions.Count, parsed.Questions.Count);
+        // RFC 6762 section 7.2: questions (as many as fit) in the first packet, the known answers in it and
+        // the next ones, TC on every packet but the last; never more than MaxQueryPackets, each unfragmented.
+        Assert.Equal(MdnsBrowser.MaxQueryPackets, packets.Count);
+        Assert.Equal(new DnsQuestion(FloodType, DnsType.Ptr), packets[0].Questions[0]);
+        Assert.All(packets.Skip(1), p => Assert.Empty(p.Questions));
+        Assert.All(packets.SkipLast(1), p => Assert.True(p.Truncated));
+        Assert.False(packets[^1].Truncated);
+        Assert.All(packets, p =>
+        {
+            Assert.True(p.TryEncode(out var bytes));
+            Assert.InRange(bytes.Length, MdnsBrowser.QueryPacketBudget / 2, MdnsBrowser.QueryPacketBudget);
+            Assert.True(DnsMessage.TryParse(bytes, out var parsed) && parsed.Truncated == p.Truncated);
+        });
+        Assert.Equal(known.Take(packets.Sum(p => p.Answers.Count)), packets.SelectMany(p => p.Answers));
+        Assert.True(packets.Skip(1).Sum(p => p.Answers.Count) > 0);
+    }
+
+    [Fact]
+    public void Known_answers_that_fit_one_packet_go_in_one_packet_without_tc()
+    {
+        var known = Announcement(0, 3).Answers;
+
+        var packet = Assert.Single(MdnsBrowser.SplitQuery([new DnsQuestion(FloodType, DnsType.Ptr)], known));
+
+        Assert.False(packet.Truncated);
+        Assert.Equal(known, packet.Answers);
     }
 
     [Fact]

@@ -201,6 +201,89 @@ public sealed class MdnsLoopbackTests
         Assert.Null(server.AdvertisingError);
         Assert.Equal("Big", found.Servers.Single(s => s.Port == server.Port).Details.GetProperty("name").GetString());
     }
+
+    [Fact]
+    public async Task Known_answers_that_follow_a_tc_query_in_another_packet_suppress_the_answer()
+    {
+        var name = "Held " + Environment.ProcessId;
+        await using var advertiser = new MdnsAdvertiser(name, BasePort + 3, "/ws", new JsonObject());
+        await advertiser.StartAsync(Loopback, CancellationToken.None);
+        using var querier = new LegacyQuerier();
+
+        // RFC 6762 section 7.2: the first packet asks and says more known answers follow (TC); the second holds
+        // our pointer. The advertiser must wait for it, see that the querier knows us, and stay silent.
+        var question = new DnsQuestion(MdnsAdvertiser.ServiceType, DnsType.Ptr);
+        await querier.SendAsync(new DnsMessage { Id = 1, Truncated = true, Questions = [question], Answers = [new PtrRecord(MdnsAdvertiser.ServiceType, 4500, "Someone else." + MdnsAdvertiser.ServiceType)] });
+        await querier.SendAsync(new DnsMessage { Id = 1, Answers = [new PtrRecord(MdnsAdvertiser.ServiceType, 4500, advertiser.InstanceFqdn)] });
+        await querier.SendAsync(new DnsMessage { Id = 3, Questions = [question] });
+
+        // Packets from one sender are handled in order: had the first query been answered, its answer (id 1)
+        // would come before the third's.
+        var first = await querier.ReceiveAboutAsync(advertiser.InstanceFqdn).Within();
+        Assert.Equal(3, first.Id);
+    }
+
+    [Fact]
+    public async Task A_tc_query_is_answered_after_400_to_500_ms_when_no_more_known_answers_come()
+    {
+        var clock = new ManualTimeProvider();
+        var name = "Waited " + Environment.ProcessId;
+        await using var advertiser = new MdnsAdvertiser(name, BasePort + 4, "/ws", new JsonObject(), timeProvider: clock);
+        var starting = advertiser.StartAsync(Loopback, CancellationToken.None);
+
+        // Probing on the fake clock: the first wait, then three probes 250 ms apart.
+        for (var timer = 1; timer <= 4; timer++)
+        {
+            await clock.TimerCreated.WaitUntilAsync(due => due.Count >= timer);
+            clock.Advance(clock.TimerCreated.Items[timer - 1]);
+        }
+
+        await starting.Within();
+        using var querier = new LegacyQuerier();
+        var timersBefore = clock.TimerCreated.Items.Count;
+        await querier.SendAsync(new DnsMessage { Id = 1, Truncated = true, Questions = [new DnsQuestion(MdnsAdvertiser.ServiceType, DnsType.Ptr)] });
+
+        await clock.TimerCreated.WaitUntilAsync(due => due.Skip(timersBefore).Any(d => d >= TimeSpan.FromMilliseconds(400) && d <= TimeSpan.FromMilliseconds(500)));
+        clock.Advance(TimeSpan.FromMilliseconds(500));
+        var answer = await querier.ReceiveAboutAsync(advertiser.InstanceFqdn).Within();
+
+        Assert.Equal(1, answer.Id);
+        Assert.Contains(answer.Answers, r => r is PtrRecord ptr && ptr.Target == advertiser.InstanceFqdn);
+    }
+
+    /// <summary>A one-shot querier on loopback (its own port, so answers come back to it by unicast).</summary>
+    private sealed class LegacyQuerier : IDisposable
+    {
+        private readonly System.Net.Sockets.Socket _socket = new(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
+
+        public LegacyQuerier()
+        {
+            _socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            _socket.SetSocketOption(System.Net.Sockets.SocketOptionLevel.IP, System.Net.Sockets.SocketOptionName.MulticastInterface, IPAddress.Loopback.GetAddressBytes());
+        }
+
+        public async Task SendAsync(DnsMessage query) =>
+            await _socket.SendToAsync(query.Encode(), new IPEndPoint(MdnsTransport.Group, MdnsTransport.Port));
+
+        /// <summary>The next response that names <paramref name="fqdn"/> (other responders on loopback may answer too).</summary>
+        public async Task<DnsMessage> ReceiveAboutAsync(string fqdn)
+        {
+            var buffer = new byte[DnsMessage.MaxPacketSize];
+            for (var packet = 0; packet < 1000; packet++)
+            {
+                var received = await _socket.ReceiveAsync(buffer);
+                if (DnsMessage.TryParse(buffer.AsSpan(0, received), out var message)
+                    && message.AllRecords.Any(r => r.Name == fqdn || (r is PtrRecord ptr && ptr.Target == fqdn)))
+                {
+                    return message;
+                }
+            }
+
+            throw new InvalidOperationException("No response about " + fqdn + " in 1000 packets.");
+        }
+
+        public void Dispose() => _socket.Dispose();
+    }
 }
 
 /// <summary>mDNS tests share UDP port 5353; running them one at a time keeps each test's traffic its own.</summary>

@@ -19,10 +19,17 @@ internal sealed class DnsMessage
     private const int MaxLabelLength = 63;
     private const ushort ResponseFlags = 0x8400;
     private const ushort TopBit = 0x8000;
+    private const ushort TruncatedFlag = 0x0200;
 
     public ushort Id { get; init; }
 
     public bool IsResponse { get; init; }
+
+    /// <summary>
+    /// The TC bit. In an mDNS query it says more known answers follow in the next packets from the same
+    /// sender (RFC 6762 section 7.2), and a responder waits for them before answering.
+    /// </summary>
+    public bool Truncated { get; init; }
 
     public List<DnsQuestion> Questions { get; init; } = [];
 
@@ -91,6 +98,7 @@ internal sealed class DnsMessage
         {
             Id = id,
             IsResponse = (flags & TopBit) != 0,
+            Truncated = (flags & TruncatedFlag) != 0,
             Questions = questions,
             Answers = sections[0],
             Authorities = sections[1],
@@ -110,7 +118,7 @@ internal sealed class DnsMessage
     {
         var writer = new Writer();
         writer.UInt16(Id);
-        writer.UInt16(IsResponse ? ResponseFlags : (ushort)0);
+        writer.UInt16((ushort)((IsResponse ? ResponseFlags : 0) | (Truncated ? TruncatedFlag : 0)));
         writer.UInt16((ushort)Questions.Count);
         writer.UInt16((ushort)Answers.Count);
         writer.UInt16((ushort)Authorities.Count);

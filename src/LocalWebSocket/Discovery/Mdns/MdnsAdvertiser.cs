@@ -353,6 +353,7 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
     private async Task AnswerLoopAsync(MdnsTransport transport, CancellationToken cancellationToken)
     {
         var buffer = new byte[DnsMessage.MaxPacketSize];
+        var held = new HeldQueries();
         while (!cancellationToken.IsCancellationRequested)
         {
             try
@@ -371,15 +372,15 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
                     continue;
                 }
 
-                if (query.Questions.Count == 0)
+                // Section 7.2: a query with the TC bit has more known answers coming from the same sender.
+                switch (held.Add(from, query, out var whole))
                 {
-                    continue;
-                }
-
-                var response = Answer(query, transport.InterfaceAddress, legacy: from.Port != MdnsTransport.Port);
-                if (response is not null)
-                {
-                    await SendSafelyAsync(transport, response, from.Port != MdnsTransport.Port ? from : null, cancellationToken).ConfigureAwait(false);
+                    case HeldQueries.Outcome.StartedWaiting:
+                        _ = AnswerWhenWaitEndsAsync(transport, held, from, whole, cancellationToken);
+                        break;
+                    case HeldQueries.Outcome.Complete:
+                        await AnswerAsync(transport, whole, from, cancellationToken).ConfigureAwait(false);
+                        break;
                 }
             }
             catch (OperationCanceledException)
@@ -392,6 +393,111 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
                 await Task.Delay(100, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
         }
+    }
+
+    private async Task AnswerAsync(MdnsTransport transport, DnsMessage query, IPEndPoint from, CancellationToken cancellationToken)
+    {
+        var legacy = from.Port != MdnsTransport.Port;
+        if (query.Questions.Count > 0 && Answer(query, transport.InterfaceAddress, legacy) is { } response)
+        {
+            await SendSafelyAsync(transport, response, legacy ? from : null, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Answers a held query when its sender's further known-answer packets have had 400-500 ms to come (section 7.2).</summary>
+    private async Task AnswerWhenWaitEndsAsync(MdnsTransport transport, HeldQueries held, IPEndPoint from, DnsMessage first, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(400, 501)), _time, cancellationToken).ConfigureAwait(false);
+            if (held.TakeIfStillHeld(from, first) is { } whole)
+            {
+                await AnswerAsync(transport, whole, from, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (Exception exception) when (exception is OperationCanceledException or ObjectDisposedException)
+        {
+        }
+    }
+
+    /// <summary>
+    /// The queries of one interface that wait for more known answers (section 7.2), by sender. Bounded: at most
+    /// <see cref="MaxSenders"/> senders wait at once and a query gathers at most <see cref="MaxPackets"/>
+    /// packets; past either, it is answered at once with what came. Thread-safe: the answer loop adds, the
+    /// wait's task takes.
+    /// </summary>
+    private sealed class HeldQueries
+    {
+        private const int MaxSenders = 64;
+        private const int MaxPackets = 16;
+
+        // Guarded by _gate: per sender, the first packet (which identifies the wait) and all gathered so far.
+        private readonly Dictionary<IPEndPoint, (DnsMessage First, List<DnsMessage> Packets)> _held = [];
+        private readonly Lock _gate = new();
+
+        public enum Outcome
+        {
+            /// <summary>The query waits; answer it when the wait ends.</summary>
+            StartedWaiting,
+
+            /// <summary>More known answers joined a waiting query, which waits on.</summary>
+            Gathered,
+
+            /// <summary>Answer the query now.</summary>
+            Complete,
+        }
+
+        /// <summary>Adds a query packet; <paramref name="whole"/> is the query to answer (now, or when the wait ends).</summary>
+        public Outcome Add(IPEndPoint from, DnsMessage packet, out DnsMessage whole)
+        {
+            lock (_gate)
+            {
+                if (_held.TryGetValue(from, out var waiting))
+                {
+                    waiting.Packets.Add(packet);
+                    if (packet.Truncated && waiting.Packets.Count < MaxPackets)
+                    {
+                        whole = waiting.First;
+                        return Outcome.Gathered;
+                    }
+
+                    _held.Remove(from);
+                    whole = Merge(waiting.Packets);
+                    return Outcome.Complete;
+                }
+
+                whole = packet;
+                if (!packet.Truncated || _held.Count >= MaxSenders)
+                {
+                    return Outcome.Complete;
+                }
+
+                _held[from] = (packet, [packet]);
+                return Outcome.StartedWaiting;
+            }
+        }
+
+        /// <summary>The gathered query, if the wait that <paramref name="first"/> started is still on.</summary>
+        public DnsMessage? TakeIfStillHeld(IPEndPoint from, DnsMessage first)
+        {
+            lock (_gate)
+            {
+                if (!_held.TryGetValue(from, out var waiting) || !ReferenceEquals(waiting.First, first))
+                {
+                    return null;
+                }
+
+                _held.Remove(from);
+                return Merge(waiting.Packets);
+            }
+        }
+
+        private static DnsMessage Merge(List<DnsMessage> packets) => new()
+        {
+            Id = packets[0].Id,
+            Questions = [.. packets.SelectMany(p => p.Questions)],
+            Answers = [.. packets.SelectMany(p => p.Answers)],
+        };
     }
 
     /// <summary>

@@ -24,6 +24,15 @@ internal sealed class MdnsBrowser : IAsyncDisposable
     /// <summary>The same question is not asked again within this (RFC 6762 section 5.2: a second between queries).</summary>
     private static readonly TimeSpan RepeatInterval = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// The most bytes a query packet takes: within an Ethernet frame with IPv4 or IPv6 and UDP headers, so a
+    /// query is never fragmented (RFC 6762 section 17; responses may be larger).
+    /// </summary>
+    internal const int QueryPacketBudget = 1400;
+
+    /// <summary>The most packets one query is split into for its known answers (section 7.2).</summary>
+    internal const int MaxQueryPackets = 8;
+
     /// <summary>The least time between two queries: at most 20 a second, whatever arrives.</summary>
     private static readonly TimeSpan MinQueryGap = TimeSpan.FromMilliseconds(50);
 
@@ -236,14 +245,17 @@ internal sealed class MdnsBrowser : IAsyncDisposable
 
                 if (questions.Count > 0)
                 {
-                    var query = FitQuery(questions, KnownAnswers(now));
+                    var packets = SplitQuery(questions, KnownAnswers(now));
                     foreach (var transport in _queriers)
                     {
-                        await transport.SendAsync(query, null, cancellationToken).ConfigureAwait(false);
+                        foreach (var packet in packets)
+                        {
+                            await transport.SendAsync(packet, null, cancellationToken).ConfigureAwait(false);
+                        }
                     }
 
                     lastQuery = now;
-                    foreach (var question in query.Questions)
+                    foreach (var question in packets[0].Questions)
                     {
                         asked[question] = now;
                     }
@@ -472,20 +484,60 @@ internal sealed class MdnsBrowser : IAsyncDisposable
     }
 
     /// <summary>
-    /// A query of as many of the questions and known answers as fit one packet: the ones left out are asked
-    /// (or suppressed) next time, which costs at worst an answer we already had.
+    /// A query split into packets as RFC 6762 section 7.2 says: the first holds as many of the questions as
+    /// fit (the rest are asked next time) and the known answers that fit after them; the other known answers
+    /// follow in further packets without questions, each but the last with the TC bit, which tells responders
+    /// to wait for them. At most <see cref="MaxQueryPackets"/> packets of <see cref="QueryPacketBudget"/>
+    /// bytes: known answers past that are left out, which costs at worst an answer we already had.
     /// </summary>
-    internal static DnsMessage FitQuery(List<DnsQuestion> questions, List<DnsRecord> knownAnswers)
+    internal static List<DnsMessage> SplitQuery(List<DnsQuestion> questions, List<DnsRecord> knownAnswers)
     {
-        var query = new DnsMessage { Questions = questions, Answers = knownAnswers };
-        while (!query.TryEncode(out _))
+        var asked = questions[..LargestFitting(questions.Count, n => new DnsMessage { Questions = questions[..n] })];
+        var packets = new List<DnsMessage>();
+        var next = 0;
+        do
         {
-            query = knownAnswers.Count > 0
-                ? new DnsMessage { Questions = questions, Answers = knownAnswers = knownAnswers[..(knownAnswers.Count / 2)] }
-                : new DnsMessage { Questions = questions = questions[..(questions.Count / 2)] };
+            var first = packets.Count == 0;
+            var start = next;
+            var count = LargestFitting(knownAnswers.Count - start, n => new DnsMessage { Questions = first ? asked : [], Answers = knownAnswers.GetRange(start, n) });
+            if (!first && count == 0)
+            {
+                break;
+            }
+
+            packets.Add(new DnsMessage { Questions = first ? asked : [], Answers = knownAnswers.GetRange(start, count) });
+            next += count;
+        }
+        while (next < knownAnswers.Count && packets.Count < MaxQueryPackets);
+
+        for (var i = 0; i < packets.Count - 1; i++)
+        {
+            packets[i] = new DnsMessage { Questions = packets[i].Questions, Answers = packets[i].Answers, Truncated = true };
         }
 
-        return query;
+        return packets;
+
+        // The largest n for which the message fits the budget (0 when none does), by bisection.
+        static int LargestFitting(int most, Func<int, DnsMessage> message)
+        {
+            int low = 0, high = most;
+            while (low < high)
+            {
+                var middle = low + ((high - low + 1) / 2);
+                if (Fits(message(middle)))
+                {
+                    low = middle;
+                }
+                else
+                {
+                    high = middle - 1;
+                }
+            }
+
+            return low;
+        }
+
+        static bool Fits(DnsMessage message) => message.TryEncode(out var packet) && packet.Length <= QueryPacketBudget;
     }
 
     /// <summary>Known-answer suppression: the PTRs we hold with over half their TTL left.</summary>
