@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test. First installs what the tests need on a fresh Debian machine: the independent peers
-# (python3-websockets, python3-autobahn and python3-zeroconf from Debian, ws from npm, pinned in
-# tests/peers), iproute2 for the network-namespace LAN of the discovery tests, and clang and zlib for the
-# Native AOT checks. Then `dotnet test`, then the packaging checks (tests/packaging/check.sh): the packages
+# (python3-websockets, python3-autobahn, python3-zeroconf, avahi-daemon, avahi-utils and dbus-daemon
+# from Debian, ws from npm, pinned in tests/peers), iproute2 for the network-namespace LAN of the
+# discovery tests, and clang and zlib for the Native AOT checks. Then `dotnet test`, then the packaging checks (tests/packaging/check.sh): the packages
 # as a consumer restores them, the installed tool, and Native AOT.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -19,10 +19,23 @@ command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v clang >/dev/null 2>&1 || missing+=(clang)
 [ -f /usr/include/zlib.h ] || missing+=(zlib1g-dev)
 command -v unzip >/dev/null 2>&1 || missing+=(unzip)
+command -v dbus-daemon >/dev/null 2>&1 || missing+=(dbus-daemon)
+[ -x /usr/sbin/avahi-daemon ] || missing+=(avahi-daemon)
+command -v avahi-browse >/dev/null 2>&1 || missing+=(avahi-utils)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test.sh: installing ${missing[*]}"
+  # Avahi runs only inside the tests' network namespaces (tests/peers/avahi-peer.sh). Installing it must
+  # not start it on this machine's real interfaces: a policy-rc.d that refuses every service start (as
+  # Debian's container images ship) is put in place for the install when there is none.
+  blocker=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    blocker=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' | sudo_if_needed tee "$blocker" >/dev/null
+    sudo_if_needed chmod +x "$blocker"
+  fi
   sudo_if_needed apt-get update -qq
   sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  if [ -n "$blocker" ]; then sudo_if_needed rm -f "$blocker"; fi
 fi
 
 if [ ! -d tests/peers/node_modules/ws ]; then

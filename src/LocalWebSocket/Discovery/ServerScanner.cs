@@ -25,7 +25,7 @@ public sealed class ServerScanner : IDisposable
 
     /// <summary>Creates a scanner.</summary>
     /// <param name="options">Settings; copied.</param>
-    /// <param name="timeProvider">The clock of the watch interval; the system clock by default.</param>
+    /// <param name="timeProvider">The clock of the watch interval and the probe timeout; the system clock by default.</param>
     public ServerScanner(ScannerOptions? options = null, TimeProvider? timeProvider = null)
     {
         _options = (options ?? new ScannerOptions()).Snapshot();
@@ -183,8 +183,9 @@ public sealed class ServerScanner : IDisposable
     public async Task<DiscoveredServer?> ProbeAsync(string host, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(host);
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(_options.ProbeTimeout);
+        // One deadline for connect, headers and body, on the scanner's clock.
+        using var timeout = new CancellationTokenSource(_options.ProbeTimeout, _time);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         var clock = Stopwatch.StartNew();
         var authority = IPAddress.TryParse(host, out var literal) && literal.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{host}]" : host;
         try
