@@ -147,6 +147,26 @@ public sealed class MdnsNamingTests
     }
 
     [Fact]
+    public async Task A_host_that_claims_every_name_slows_probing_after_15_conflicts_in_10_seconds()
+    {
+        var clock = new ManualTimeProvider();
+        var name = "Greedy " + Environment.ProcessId;
+        await using var rival = await Rival.StartAsync($"{name}.{MdnsAdvertiser.ServiceType}", port: 40005, everyNameAfter: true);
+        await using var advertiser = new MdnsAdvertiser(name, 40006, "/ws", new JsonObject(), timeProvider: clock);
+        var starting = advertiser.StartAsync(Loopback, CancellationToken.None);
+
+        // The first probe's random wait is on the fake clock; after it, every probe is answered by the rival at
+        // once and renamed, without the clock moving: fifteen conflicts within ten seconds, and the next
+        // probe waits five seconds (RFC 6762 section 8.1).
+        await clock.TimerCreated.WaitUntilAsync(due => due.Count >= 1);
+        clock.Advance(clock.TimerCreated.Items[0]);
+        await clock.TimerCreated.WaitUntilAsync(due => due.Contains(TimeSpan.FromSeconds(5)));
+
+        Assert.Equal(name + " (16)", advertiser.InstanceName);
+        Assert.False(starting.IsCompleted);
+    }
+
+    [Fact]
     public async Task A_server_whose_name_python_zeroconf_holds_is_renamed()
     {
         var name = "Deck " + Environment.ProcessId;
@@ -214,6 +234,7 @@ public sealed class MdnsNamingTests
         private readonly DnsMessage _records;
         private Task _loop = Task.CompletedTask;
         private int _probesAnswered;
+        private bool _everyNameAfter;
 
         private Rival(string fqdn, int port) => _records = new DnsMessage
         {
@@ -223,9 +244,10 @@ public sealed class MdnsNamingTests
 
         public int ProbesAnswered => Volatile.Read(ref _probesAnswered);
 
-        public static async Task<Rival> StartAsync(string fqdn, int port)
+        /// <summary>Starts the rival; with <paramref name="everyNameAfter"/>, it also claims every renamed form of the name ("Name (n)").</summary>
+        public static async Task<Rival> StartAsync(string fqdn, int port, bool everyNameAfter = false)
         {
-            var rival = new Rival(fqdn, port);
+            var rival = new Rival(fqdn, port) { _everyNameAfter = everyNameAfter };
             rival._loop = rival.AnswerAsync(fqdn);
             await rival._transport.SendAsync(rival._records, null, CancellationToken.None);
             return rival;
@@ -241,6 +263,13 @@ public sealed class MdnsNamingTests
                 {
                     Interlocked.Increment(ref _probesAnswered);
                     await _transport.SendAsync(_records, null, _stop.Token);
+                }
+                else if (_everyNameAfter && !message.IsResponse
+                    && message.Questions.FirstOrDefault(q => q.Name.StartsWith(fqdn.Split('.')[0] + " (", StringComparison.Ordinal)) is { } renamed)
+                {
+                    Interlocked.Increment(ref _probesAnswered);
+                    var srv = (SrvRecord)_records.Answers[0];
+                    await _transport.SendAsync(new DnsMessage { IsResponse = true, Answers = [srv with { Name = renamed.Name }] }, null, _stop.Token);
                 }
             }
         }

@@ -163,7 +163,10 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
 
                     _logger.LogInformation("Another host on the link claims {Name}; probing for it again.", heard!.Name);
                     _announced = false;
-                    wait = TimeSpan.Zero;
+
+                    // Counted like a rename: a host that keeps contradicting us without ever defending the name
+                    // (it answers no probe) gets no more than 15 rounds of probes in 10 s.
+                    wait = AfterConflict();
                     continue;
                 }
 
@@ -181,14 +184,7 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
                 }
 
                 Rename(heard.Kind);
-                var now = _time.GetUtcNow();
-                conflicts.Enqueue(now);
-                while (now - conflicts.Peek() > ConflictBurstWindow)
-                {
-                    conflicts.Dequeue();
-                }
-
-                wait = conflicts.Count >= ConflictBurst ? ConflictBackoff : TimeSpan.Zero;
+                wait = AfterConflict();
             }
         }
         catch (OperationCanceledException)
@@ -200,6 +196,19 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
             _announced = false;
             _claimed.TrySetException(exception);
             _logger.LogWarning(exception, "mDNS advertising stopped.");
+        }
+
+        // Section 8.1: after fifteen conflicts within ten seconds, each further probe waits five seconds.
+        TimeSpan AfterConflict()
+        {
+            var now = _time.GetUtcNow();
+            conflicts.Enqueue(now);
+            while (now - conflicts.Peek() > ConflictBurstWindow)
+            {
+                conflicts.Dequeue();
+            }
+
+            return conflicts.Count >= ConflictBurst ? ConflictBackoff : TimeSpan.Zero;
         }
     }
 
