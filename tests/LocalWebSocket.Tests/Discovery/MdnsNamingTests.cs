@@ -61,6 +61,17 @@ public sealed class MdnsNamingTests
     }
 
     [Fact]
+    public async Task A_name_that_is_already_a_rename_goes_on_from_its_number()
+    {
+        var name = "Hall " + Environment.ProcessId;
+        await using var first = await StartNamedAsync(name + " (2)");
+        await using var second = await StartNamedAsync(name + " (2)");
+
+        Assert.Equal(name + " (2)", first.AdvertisedServiceName);
+        Assert.Equal(name + " (3)", second.AdvertisedServiceName);
+    }
+
+    [Fact]
     public async Task Two_servers_probing_for_one_name_at_once_break_the_tie_and_end_with_two_names()
     {
         var name = "Garden " + Environment.ProcessId;

@@ -79,9 +79,13 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
 
     public MdnsAdvertiser(string name, int port, string path, JsonObject details, ILogger? logger = null, TimeProvider? timeProvider = null)
     {
-        _instanceBase = Sanitize(name);
+        _instanceName = Sanitize(name);
+
+        // A name that is already a rename ("Room (2)", as a user may copy it from a browser) goes on from its
+        // number, as Bonjour does: "Room (3)", not "Room (2) (2)".
+        var renamed = System.Text.RegularExpressions.Regex.Match(_instanceName, @"^(.+) \(([2-9]|[1-9][0-9]+)\)$");
+        _instanceBase = renamed.Success ? renamed.Groups[1].Value : _instanceName;
         _hostBase = HostLabel(Environment.MachineName);
-        _instanceName = _instanceBase;
         _hostName = _hostBase + ".local.";
         _port = port;
         _path = path;
