@@ -18,12 +18,6 @@ public sealed class MdnsNamingTests
 
     private static string Text(int value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
-    private static Task<LocalWebSocketServer> StartNamedAsync(string name) => TestServers.StartAsync(o =>
-    {
-        o.AdvertiseMdns = true;
-        o.Details = new JsonObject { ["name"] = name };
-    });
-
     /// <summary>Watches until the servers on <paramref name="ports"/> are all listed; returns their service names by port.</summary>
     private static async Task<Dictionary<int, string?>> ServiceNamesAsync(params int[] ports)
     {
@@ -46,9 +40,9 @@ public sealed class MdnsNamingTests
     public async Task A_second_and_third_server_with_the_same_name_are_renamed_as_bonjour_does()
     {
         var name = "Kitchen " + Environment.ProcessId;
-        await using var first = await StartNamedAsync(name);
-        await using var second = await StartNamedAsync(name);
-        await using var third = await StartNamedAsync(name);
+        await using var first = await TestServers.StartAdvertisedAsync(name);
+        await using var second = await TestServers.StartAdvertisedAsync(name);
+        await using var third = await TestServers.StartAdvertisedAsync(name);
 
         Assert.Equal(name, first.AdvertisedServiceName);
         Assert.Equal(name + " (2)", second.AdvertisedServiceName);
@@ -64,8 +58,8 @@ public sealed class MdnsNamingTests
     public async Task A_name_that_is_already_a_rename_goes_on_from_its_number()
     {
         var name = "Hall " + Environment.ProcessId;
-        await using var first = await StartNamedAsync(name + " (2)");
-        await using var second = await StartNamedAsync(name + " (2)");
+        await using var first = await TestServers.StartAdvertisedAsync(name + " (2)");
+        await using var second = await TestServers.StartAdvertisedAsync(name + " (2)");
 
         Assert.Equal(name + " (2)", first.AdvertisedServiceName);
         Assert.Equal(name + " (3)", second.AdvertisedServiceName);
@@ -75,7 +69,7 @@ public sealed class MdnsNamingTests
     public async Task Two_servers_probing_for_one_name_at_once_break_the_tie_and_end_with_two_names()
     {
         var name = "Garden " + Environment.ProcessId;
-        var starting = new[] { StartNamedAsync(name), StartNamedAsync(name) };
+        var starting = new[] { TestServers.StartAdvertisedAsync(name), TestServers.StartAdvertisedAsync(name) };
         var servers = await Task.WhenAll(starting).Within();
         try
         {
@@ -134,7 +128,7 @@ public sealed class MdnsNamingTests
     public async Task A_host_that_claims_an_announced_name_later_sends_the_server_back_to_probing_and_it_renames()
     {
         var name = "Porch " + Environment.ProcessId;
-        await using var server = await StartNamedAsync(name);
+        await using var server = await TestServers.StartAdvertisedAsync(name);
         Assert.Equal(name, server.AdvertisedServiceName);
 
         // Another host appears with the same instance name and defends it (RFC 6762 section 9): it announces,
@@ -184,7 +178,7 @@ public sealed class MdnsNamingTests
         await using var peer = PeerProcess.Start(PeerProcess.Python, "zc_register.py", "127.0.0.1", "40003", "60", name);
         Assert.Equal($"registered {name}._localws._tcp.local.", await peer.WaitForLineAsync("registered"));
 
-        await using var server = await StartNamedAsync(name);
+        await using var server = await TestServers.StartAdvertisedAsync(name);
 
         Assert.Equal(name + " (2)", server.AdvertisedServiceName);
     }
@@ -193,7 +187,7 @@ public sealed class MdnsNamingTests
     public async Task Python_zeroconf_renames_its_service_when_our_server_holds_the_name()
     {
         var name = "Attic " + Environment.ProcessId;
-        await using var server = await StartNamedAsync(name);
+        await using var server = await TestServers.StartAdvertisedAsync(name);
 
         await using var peer = PeerProcess.Start(PeerProcess.Python, "zc_register.py", "127.0.0.1", "40004", "60", name);
 

@@ -26,13 +26,6 @@ public sealed class ServerDiscoveryTests
         return options;
     }
 
-    /// <summary>A server on 127.0.0.1 that advertises over mDNS on loopback, its details only a name.</summary>
-    private static Task<LocalWebSocketServer> StartAdvertisedAsync(string name) => TestServers.StartAsync(o =>
-    {
-        o.AdvertiseMdns = true;
-        o.Details = new JsonObject { ["name"] = name };
-    });
-
     [Fact]
     public async Task A_server_found_both_ways_is_listed_once_with_both_sources()
     {
@@ -79,7 +72,7 @@ public sealed class ServerDiscoveryTests
         await using var rounds = discovery.WatchAsync().GetAsyncEnumerator();
         Assert.True(await rounds.MoveNextAsync().AsTask().Within());
 
-        var server = await StartAdvertisedAsync("Comes and goes");
+        var server = await TestServers.StartAdvertisedAsync("Comes and goes");
         var url = server.WebSocketUrl;
         await UntilAsync(rounds, r => r.Added.Any(s => s.Url == url));
         await server.DisposeAsync();
@@ -89,8 +82,8 @@ public sealed class ServerDiscoveryTests
     [Fact]
     public async Task FindFirstAsync_returns_the_matching_server_without_waiting_for_the_pass_to_end()
     {
-        await using var tableA = await StartAdvertisedAsync("Table A");
-        await using var tableB = await StartAdvertisedAsync("Table B");
+        await using var tableA = await TestServers.StartAdvertisedAsync("Table A");
+        await using var tableB = await TestServers.StartAdvertisedAsync("Table B");
 
         // A host that accepts and never answers keeps the scan going for a minute, and mDNS would listen as long.
         await using var silent = new FakeHttpHost(IPAddress.Parse("127.0.16.1"), 0, response: null);
@@ -110,7 +103,7 @@ public sealed class ServerDiscoveryTests
     [Fact]
     public async Task FindFirstAsync_returns_null_when_a_pass_ends_without_a_match()
     {
-        await using var server = await StartAdvertisedAsync("Not this one");
+        await using var server = await TestServers.StartAdvertisedAsync("Not this one");
         var options = LoopbackOptions(server.Port, "127.0.0.1");
         options.MdnsAnswerWindow = TimeSpan.FromMilliseconds(200);
         using var discovery = new ServerDiscovery(options);
@@ -129,7 +122,7 @@ public sealed class ServerDiscoveryTests
     [Fact]
     public async Task FindAsync_ends_when_the_scan_is_done_and_no_mdns_answer_is_expected_long_before_MdnsWait()
     {
-        await using var server = await StartAdvertisedAsync("Quick");
+        await using var server = await TestServers.StartAdvertisedAsync("Quick");
         var options = LoopbackOptions(server.Port, "127.0.0.1");
         options.MdnsWait = TimeSpan.FromMinutes(10);
         options.MdnsAnswerWindow = TimeSpan.FromMilliseconds(300);
@@ -163,7 +156,7 @@ public sealed class ServerDiscoveryTests
     [Fact]
     public async Task Watching_reports_a_server_found_one_way_again_when_the_other_way_finds_it_too()
     {
-        await using var server = await StartAdvertisedAsync("Seen twice");
+        await using var server = await TestServers.StartAdvertisedAsync("Seen twice");
         using var discovery = new ServerDiscovery(LoopbackOptions(server.Port, "127.0.0.1"));
         await using var changes = discovery.WatchAsync().GetAsyncEnumerator();
 

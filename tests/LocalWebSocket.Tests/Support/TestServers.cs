@@ -8,6 +8,13 @@ internal static class TestServers
     /// <summary>The longest any test waits for a signal; a hang fails the test instead of the suite.</summary>
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
 
+    /// <summary>A server on 127.0.0.1 that advertises over mDNS on loopback, its details only a name.</summary>
+    public static Task<LocalWebSocketServer> StartAdvertisedAsync(string name) => StartAsync(o =>
+    {
+        o.AdvertiseMdns = true;
+        o.Details = new System.Text.Json.Nodes.JsonObject { ["name"] = name };
+    });
+
     public static async Task<LocalWebSocketServer> StartAsync(Action<LocalWebSocketServerOptions>? configure = null)
     {
         var options = new LocalWebSocketServerOptions { Host = "127.0.0.1", Port = 0 };
