@@ -1,8 +1,6 @@
 using System.Net;
 using System.Text.Json.Nodes;
-using LocalWebSocket.Discovery;
 using LocalWebSocket.Discovery.Mdns;
-using LocalWebSocket.Server;
 using LocalWebSocket.Tests.Support;
 
 namespace LocalWebSocket.Tests.Discovery;
