@@ -212,6 +212,34 @@ internal sealed class CommandLine
         return pairs;
     }
 
+    /// <summary>
+    /// The interfaces of a repeatable <c>--interface</c>: each an address of this machine (<c>192.168.1.20</c>,
+    /// <c>fe80::1%2</c>) or an interface's name (<c>eth0</c>: its IPv4 address, else its first IPv6 one).
+    /// </summary>
+    public List<System.Net.IPAddress> Interfaces(string option)
+    {
+        var addresses = new List<System.Net.IPAddress>();
+        foreach (var text in All(option))
+        {
+            if (System.Net.IPAddress.TryParse(text, out var address))
+            {
+                addresses.Add(address);
+                continue;
+            }
+
+            var named = System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces().FirstOrDefault(n => n.Name == text);
+            var unicast = named?.GetIPProperties().UnicastAddresses.Select(u => u.Address)
+                .OrderBy(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 0 : 1).FirstOrDefault();
+            addresses.Add(unicast ?? throw Error($"{option} takes an address or the name of an interface of this machine (192.168.1.20, fe80::1%2, eth0), not '{text}'"));
+        }
+
+        return addresses;
+    }
+
+    /// <summary>A URL as a user would type it back: with the IPv6 zone (<c>ws://[fe80::1%2]:8080/ws</c>) that <see cref="Uri.ToString"/> leaves out.</summary>
+    public static string UrlText(Uri? url) =>
+        url is null ? "" : url.IsAbsoluteUri && url.HostNameType == UriHostNameType.IPv6 && url.IdnHost.Contains('%', StringComparison.Ordinal) ? url.OriginalString : url.ToString();
+
     /// <summary>Fails when positional arguments were given to a command that takes none.</summary>
     public void NoPositional()
     {

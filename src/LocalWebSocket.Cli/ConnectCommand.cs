@@ -80,7 +80,7 @@ internal static class ConnectCommand
             return 1;
         }
 
-        printer.Info($"connected to {client.Url}; type lines to send them, end input (Ctrl+D) to leave");
+        printer.Info($"connected to {CommandLine.UrlText(client.Url)}; type lines to send them, end input (Ctrl+D) to leave");
         var typing = SendTypedLinesAsync(client, TypedLines.Start(context.Input), printer, context.Stop);
         if (await Task.WhenAny(typing, ended.Task) == ended.Task)
         {

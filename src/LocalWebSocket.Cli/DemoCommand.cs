@@ -168,7 +168,7 @@ internal static class DemoCommand
 
         if (found is not null)
         {
-            log.Line(source, $"found {found.Url} in {elapsed:0} ms from the call: {found.DetailsJson}");
+            log.Line(source, $"found {CommandLine.UrlText(found.Url)} in {elapsed:0} ms from the call: {found.DetailsJson}");
         }
 
         return found;
@@ -182,7 +182,7 @@ internal static class DemoCommand
             ConnectTimeout = StepTimeout,
         });
         await client.ConnectAsync(url, stop);
-        log.Line(username, $"connected to {client.Url}");
+        log.Line(username, $"connected to {CommandLine.UrlText(client.Url)}");
         return new DemoClient(client);
     }
 

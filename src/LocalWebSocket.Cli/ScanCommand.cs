@@ -21,7 +21,7 @@ internal static class ScanCommand
         """,
         [
             new("--port", "N", "Port to probe (default 8080)."),
-            new("--interface", "ADDR", "Browse mDNS on this IPv4 interface and scan its /24 (repeatable; default: all LAN interfaces)."),
+            new("--interface", "IF", "Browse mDNS (IPv4 and IPv6) on this interface, by address or name (eth0), and scan its IPv4\n/24 (repeatable; default: all LAN interfaces)."),
             new("--mdns", null, "Browse mDNS too (the default)."),
             new("--no-mdns", null, "Scan only."),
             new("--once", null, "One pass: print each server as it answers, then a table of all."),
@@ -41,15 +41,7 @@ internal static class ScanCommand
         var options = new DiscoveryOptions { UseMdns = !line.Has("--no-mdns") };
         options.Scanner.Port = line.Int("--port", Server.LocalWebSocketServerOptions.DefaultPort, 1, 65535);
         options.Scanner.ProbeTimeout = TimeSpan.FromMilliseconds(line.Int("--timeout", 1000, 50, 60_000));
-        foreach (var text in line.All("--interface"))
-        {
-            if (!IPAddress.TryParse(text, out var address) || address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork)
-            {
-                throw line.Error($"--interface takes an IPv4 address of this machine, not '{text}'");
-            }
-
-            options.MdnsInterfaces.Add(address);
-        }
+        line.Interfaces("--interface").ForEach(options.MdnsInterfaces.Add);
 
         try
         {
@@ -66,7 +58,8 @@ internal static class ScanCommand
         // With an interface named and no target, "my network" is that interface's own /24.
         if (options.ScanTargets.Count == 0 && options.MdnsInterfaces.Count > 0)
         {
-            foreach (var address in options.MdnsInterfaces)
+            // The subnet scan is IPv4: an IPv6 interface is browsed over mDNS only.
+            foreach (var address in options.MdnsInterfaces.Where(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork))
             {
                 options.ScanTargets.Add(ScanTarget.Cidr(address, 24));
             }
@@ -162,12 +155,12 @@ internal static class ScanCommand
         printed.Line($"{"URL".PadRight(urlWidth)}  {"SOURCE",-9}  {"RTT",8}  DETAILS");
         foreach (var server in servers)
         {
-            printed.Line($"{server.Url.ToString().PadRight(urlWidth)}  {Source(server.Source),-9}  {Rtt(server),8}  {server.DetailsJson}");
+            printed.Line($"{CommandLine.UrlText(server.Url).PadRight(urlWidth)}  {Source(server.Source),-9}  {Rtt(server),8}  {server.DetailsJson}");
         }
     }
 
     internal static string Describe(DiscoveredServer server) =>
-        $"{server.Url}  {Source(server.Source)}  {Rtt(server)}  {server.DetailsJson}{(server.ServiceName is { } name ? $"  \"{name}\"" : "")}";
+        $"{CommandLine.UrlText(server.Url)}  {Source(server.Source)}  {Rtt(server)}  {server.DetailsJson}{(server.ServiceName is { } name ? $"  \"{name}\"" : "")}";
 
     private static string Rtt(DiscoveredServer server) =>
         server.RoundTripTime > TimeSpan.Zero ? server.RoundTripTime.TotalMilliseconds.ToString("0.0", CultureInfo.InvariantCulture) + " ms" : "-";
@@ -188,7 +181,7 @@ internal static class ScanCommand
             json.WriteStartObject();
             json.WriteString("event", kind);
 
-            json.WriteString("url", server.Url.ToString());
+            json.WriteString("url", CommandLine.UrlText(server.Url));
             json.WritePropertyName("details");
             server.Details.WriteTo(json);
             json.WriteString("source", Source(server.Source));

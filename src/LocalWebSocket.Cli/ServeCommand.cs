@@ -17,7 +17,7 @@ internal static class ServeCommand
         (_localws._tcp) so that 'lws scan' and apps find it without typing an address.
         """,
         [
-            new("--host", "ADDR", "Address to listen on (default 0.0.0.0: every IPv4 interface, reachable from the LAN;\n:: adds IPv6; 127.0.0.1 is this machine only)."),
+            new("--host", "ADDR", "Address to listen on (default 0.0.0.0: every IPv4 interface, reachable from the LAN;\n:: adds IPv6, link-local too; 127.0.0.1 is this machine only)."),
             new("--port", "N", "TCP port (default 8080, as Dart servers; 0 picks a free one)."),
             new("--echo", null, "Echo mode: a message goes to every client, the sender too (default: broadcast)."),
             new("--deflate", null, "Accept permessage-deflate compression from clients that offer it (browsers and\nDart clients do); costs memory per connection. Default: uncompressed."),
@@ -33,7 +33,7 @@ internal static class ServeCommand
             new("--handshakes-per-ip", "N", "New connections per second from one network address (default 100, bursts of 200;\nmore get 429)."),
             new("--limit-loopback", null, "Count this machine's own connections against the two limits above too\n(by default loopback is not limited: load tests, bots, conformance suites)."),
             new("--no-mdns", null, "Do not advertise over mDNS."),
-            new("--interface", "ADDR", "Advertise over mDNS on this IPv4 interface (repeatable; default: the listen address,\nor every LAN interface)."),
+            new("--interface", "IF", "Advertise over mDNS (IPv4 and IPv6) on this interface, by address or name (eth0)\n(repeatable; default: the listen address's, or every LAN interface)."),
             new("--keep-alive", "SECONDS", "Ping each idle client every SECONDS (default 30; 0 turns pings off)."),
             new("--keep-alive-timeout", "SECONDS", "Drop a client whose pong has not come SECONDS after a ping: a peer that vanished\nwithout closing (default 30)."),
             new("--duration", "SECONDS", "Stop after SECONDS (default: run until Ctrl+C)."),
@@ -70,15 +70,7 @@ internal static class ServeCommand
             options.DangerousDeflateOptions = new System.Net.WebSockets.WebSocketDeflateOptions();
         }
 
-        foreach (var text in line.All("--interface"))
-        {
-            if (!System.Net.IPAddress.TryParse(text, out var address) || address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork)
-            {
-                throw line.Error($"--interface takes an IPv4 address of this machine, not '{text}'");
-            }
-
-            options.MdnsInterfaces.Add(address);
-        }
+        line.Interfaces("--interface").ForEach(options.MdnsInterfaces.Add);
 
         if (line.All("--token") is { Count: > 0 } tokens)
         {

@@ -34,8 +34,7 @@ internal static class ClientHandshake
             merged[key] = value;
         }
 
-        var builder = new UriBuilder(url) { Query = QueryString.Build(merged), Fragment = "" };
-        return builder.Uri;
+        return Internal.ZonedUri.With(url, query: QueryString.Build(merged));
     }
 
     public static async Task<(WebSocket WebSocket, string? SubProtocol, DeflateAgreement? Deflate)> ConnectAsync(

@@ -30,7 +30,7 @@ public sealed class DiscoveredServer
         if (CertificateFingerprint is not null && url.Scheme == "ws")
         {
             // A TLS server publishes its fingerprint; its WebSockets are at wss://.
-            url = new UriBuilder(url) { Scheme = "wss" }.Uri;
+            url = Internal.ZonedUri.With(url, scheme: "wss");
         }
 
         ArgumentNullException.ThrowIfNull(url);
@@ -45,7 +45,11 @@ public sealed class DiscoveredServer
         DetailsJson = Details.ValueKind == JsonValueKind.Undefined ? "{}" : Details.GetRawText();
     }
 
-    /// <summary>The WebSocket URL to connect to, e.g. <c>ws://192.168.1.20:8080/ws</c>.</summary>
+    /// <summary>
+    /// The WebSocket URL to connect to, e.g. <c>ws://192.168.1.20:8080/ws</c>. A server found only at an IPv6
+    /// link-local address has the receiving interface's index as zone, <c>ws://[fe80::1%2]:8080/ws</c>: the
+    /// client connects with it, and <see cref="Uri.OriginalString"/> shows it (<see cref="Uri.ToString"/> leaves it out).
+    /// </summary>
     public Uri Url { get; }
 
     /// <summary>The server's address.</summary>

@@ -24,7 +24,10 @@ public sealed class DiscoveryOptions
     /// <summary>The scanner's settings (port, probe timeout, concurrency, interval).</summary>
     public ScannerOptions Scanner { get; } = new();
 
-    /// <summary>The IPv4 interface addresses to browse mDNS on. Empty (the default): every suitable interface.</summary>
+    /// <summary>
+    /// The interfaces to browse mDNS on (IPv4 and IPv6), each named by one of its addresses. Empty (the default):
+    /// every interface that is up, multicast-capable and not loopback.
+    /// </summary>
     public IList<IPAddress> MdnsInterfaces { get; } = [];
 
     /// <summary>

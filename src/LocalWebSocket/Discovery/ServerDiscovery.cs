@@ -260,8 +260,8 @@ public sealed class ServerDiscovery : IDisposable
     private List<ScanTarget> Targets() =>
         _options.ScanTargets.Count > 0 ? [.. _options.ScanTargets] : [.. ScanTarget.FromLocalInterfaces(_options.IncludeLoopback)];
 
-    private IReadOnlyList<IPAddress> MdnsInterfaces() =>
-        _options.MdnsInterfaces.Count > 0 ? [.. _options.MdnsInterfaces] : MdnsTransport.DefaultInterfaces();
+    /// <summary>The interfaces named in the options; none means every suitable one to the browser.</summary>
+    private IReadOnlyList<IPAddress> MdnsInterfaces() => [.. _options.MdnsInterfaces];
 
     /// <summary>One entry per URL; a server both found and advertised keeps the scan's details and time, and both sources.</summary>
     internal static List<DiscoveredServer> Merge(IReadOnlyList<DiscoveredServer> scanned, IReadOnlyList<DiscoveredServer> advertised)

@@ -11,8 +11,9 @@ namespace LocalWebSocket.Internal;
 /// <param name="IsLoopback">Whether the interface is the loopback one.</param>
 /// <param name="SupportsMulticast">Whether the interface can send and receive multicast (mDNS).</param>
 /// <param name="InterfaceName">The interface's name, e.g. <c>eth0</c>.</param>
+/// <param name="InterfaceIndex">The interface's index: an IPv6 link-local address's scope id, the interface IPv6 multicast is joined on (0 when unknown).</param>
 internal readonly record struct InterfaceAddress(
-    IPAddress Address, int PrefixLength, bool IsUp, bool IsLoopback, bool SupportsMulticast = true, string InterfaceName = "")
+    IPAddress Address, int PrefixLength, bool IsUp, bool IsLoopback, bool SupportsMulticast = true, string InterfaceName = "", int InterfaceIndex = 0)
 {
     /// <summary>Up, not loopback: an address devices on the local network can reach.</summary>
     public bool IsLan => IsUp && !IsLoopback && !IPAddress.IsLoopback(Address);
@@ -45,23 +46,37 @@ internal static class LocalNetwork
         {
             var isUp = network.OperationalStatus == OperationalStatus.Up;
             var isLoopback = network.NetworkInterfaceType == NetworkInterfaceType.Loopback;
-            foreach (var unicast in network.GetIPProperties().UnicastAddresses)
+            var properties = network.GetIPProperties();
+            var index = IndexOf(properties);
+            foreach (var unicast in properties.UnicastAddresses)
             {
-                addresses.Add(new InterfaceAddress(unicast.Address, unicast.PrefixLength, isUp, isLoopback, network.SupportsMulticast, network.Name));
+                addresses.Add(new InterfaceAddress(unicast.Address, unicast.PrefixLength, isUp, isLoopback, network.SupportsMulticast, network.Name, index));
             }
         }
 
         return addresses;
     }
 
+    /// <summary>The interface's index, from its IPv6 or else its IPv4 properties (a family the interface lacks throws); 0 when neither says.</summary>
+    private static int IndexOf(IPInterfaceProperties properties)
+    {
+        try
+        {
+            return properties.GetIPv6Properties()?.Index ?? properties.GetIPv4Properties()?.Index ?? 0;
+        }
+        catch (Exception exception) when (exception is NetworkInformationException or PlatformNotSupportedException)
+        {
+            try
+            {
+                return properties.GetIPv4Properties()?.Index ?? 0;
+            }
+            catch (Exception inner) when (inner is NetworkInformationException or PlatformNotSupportedException)
+            {
+                return 0;
+            }
+        }
+    }
+
     /// <summary>The LAN's IPv4 addresses (up, not loopback), in the order the interfaces are listed.</summary>
     public static IReadOnlyList<IPAddress> LanIPv4() => [.. Addresses().Where(a => a.IsLan && a.IsIPv4).Select(a => a.Address)];
-
-    /// <summary>The other addresses of the interface that holds <paramref name="address"/> (::1 beside 127.0.0.1).</summary>
-    public static IReadOnlyList<IPAddress> IPv6Beside(IPAddress address)
-    {
-        var all = Addresses();
-        var owner = all.FirstOrDefault(a => a.Address.Equals(address)).InterfaceName;
-        return owner is null or "" ? [] : [.. all.Where(a => a.InterfaceName == owner && !a.IsIPv4).Select(a => a.Address)];
-    }
 }

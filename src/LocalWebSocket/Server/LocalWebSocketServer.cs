@@ -275,22 +275,21 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
             return;
         }
 
+        // A specific listen address is the interface to advertise on (any loopback one: lo); 0.0.0.0 and :: mean
+        // every suitable one (none named).
         IReadOnlyList<IPAddress> interfaces = _options.MdnsInterfaces.Count > 0
             ? [.. _options.MdnsInterfaces]
-            : IPAddress.IsLoopback(listenAddress)
-                ? [IPAddress.Loopback]
-                : listenAddress.AddressFamily == AddressFamily.InterNetwork && !listenAddress.Equals(IPAddress.Any)
-                    ? [listenAddress]
-                    : Discovery.Mdns.MdnsTransport.DefaultInterfaces();
+            : IPAddress.IsLoopback(listenAddress) ? [IPAddress.Loopback]
+            : listenAddress.Equals(IPAddress.Any) || listenAddress.Equals(IPAddress.IPv6Any) ? [] : [listenAddress];
         var details = Details;
         var name = _options.MdnsServiceName
             ?? (details["name"] is System.Text.Json.Nodes.JsonValue value && value.TryGetValue<string>(out var text) ? text : "LocalWebSocket");
-        var advertiser = new Discovery.Mdns.MdnsAdvertiser(name, Port, Protocol.ProtocolConstants.WebSocketPath, Published(details), Logger);
+        var advertiser = new Discovery.Mdns.MdnsAdvertiser(name, Port, Protocol.ProtocolConstants.WebSocketPath, Published(details), Logger, listenAddress: listenAddress);
         try
         {
             await advertiser.StartAsync(interfaces, cancellationToken).ConfigureAwait(false);
             _advertiser = advertiser;
-            Logger.LogInformation("Advertising {Service} over mDNS on {Interfaces}.", advertiser.InstanceFqdn, string.Join(", ", interfaces));
+            Logger.LogInformation("Advertising {Service} over mDNS on {Interfaces}.", advertiser.InstanceFqdn, advertiser.LinksDescription);
             ReportDetailsLeftOut(advertiser);
         }
         catch (OperationCanceledException)

@@ -289,8 +289,9 @@ public sealed class LocalWebSocketServerOptions
     public bool AdvertiseMdns { get; set; }
 
     /// <summary>
-    /// The IPv4 interface addresses to advertise on. Empty (the default): the listen address when it is a
-    /// specific IPv4 address, otherwise every interface that is up, multicast-capable and not loopback.
+    /// The interfaces to advertise on, each named by one of its addresses (IPv4 or IPv6); mDNS runs over IPv4
+    /// and IPv6 on each where it can. Empty (the default): the listen address's interface when it is a specific
+    /// address, otherwise every interface that is up, multicast-capable and not loopback, as they come and go.
     /// </summary>
     public IList<System.Net.IPAddress> MdnsInterfaces => _mdnsInterfaces;
 

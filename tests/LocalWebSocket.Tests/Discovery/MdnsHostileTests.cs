@@ -112,7 +112,7 @@ public sealed class MdnsHostileTests
         var query = StuffedLegacyQuery();
         Assert.True(query.TryEncode(out _));
 
-        var answer = advertiser.Answer(query, IPAddress.Loopback, legacy: true)!;
+        var answer = advertiser.Answer(query, [IPAddress.Loopback], legacy: true)!;
 
         Assert.True(answer.TryEncode(out _));
         var echoed = Assert.Single(answer.Questions);
@@ -199,7 +199,7 @@ public sealed class MdnsHostileTests
 
         // A responder that only answers questions: the browser finds it only if its queries still go out,
         // with a known-answer list of a thousand pointers cut to one packet.
-        using var responder = MdnsTransport.Open(IPAddress.Loopback);
+        using var responder = MdnsCollection.OpenLoopback();
         using var stop = new CancellationTokenSource();
         var answering = AnswerQueriesAsync(responder, stop.Token);
         try

@@ -83,9 +83,8 @@ public sealed class MdnsLoopbackTests
         await using var snapshots = browser.BrowseOnceAsync(window).GetAsyncEnumerator();
 
         // A one-shot querier (RFC 6762 section 5.1) asks without the continuous querier's random delay: the
-        // server is found while the browser's clock has not moved. Browsing starts with the first snapshot
-        // (what the cache holds: nothing).
-        Assert.True(await snapshots.MoveNextAsync().AsTask().Within());
+        // server is found while the browser's clock has not moved (in the first snapshot, or in one after it
+        // when the answer comes after browsing has looked at its empty cache).
         var found = await NextAsync(snapshots, s => s.Added.Any(added => added.Port == server.Port));
 
         // No answer is expected once the window after that query has passed; no further query is due before it.
@@ -291,4 +290,7 @@ public sealed class MdnsLoopbackTests
 public sealed class MdnsCollection
 {
     public const string Name = "mDNS";
+
+    /// <summary>A 5353 socket on the loopback interface over IPv4, as a responder or a rival on this machine has.</summary>
+    internal static MdnsTransport OpenLoopback() => MdnsTransport.Open(MdnsLink.For([IPAddress.Loopback])[0], System.Net.Sockets.AddressFamily.InterNetwork);
 }

@@ -197,7 +197,7 @@ public sealed class MdnsNamingTests
     /// <summary>Collects the mDNS packets on loopback that mention one instance name.</summary>
     private sealed class Sniffer : IAsyncDisposable
     {
-        private readonly MdnsTransport _transport = MdnsTransport.Open(IPAddress.Loopback);
+        private readonly MdnsTransport _transport = MdnsCollection.OpenLoopback();
         private readonly CancellationTokenSource _stop = new();
         private readonly Task _loop;
 
@@ -232,7 +232,7 @@ public sealed class MdnsNamingTests
     /// <summary>A minimal responder for one instance name on another host: announces it, and answers every query about it.</summary>
     private sealed class Rival : IAsyncDisposable
     {
-        private readonly MdnsTransport _transport = MdnsTransport.Open(IPAddress.Loopback);
+        private readonly MdnsTransport _transport = MdnsCollection.OpenLoopback();
         private readonly CancellationTokenSource _stop = new();
         private readonly DnsMessage _records;
         private Task _loop = Task.CompletedTask;

@@ -15,7 +15,7 @@ public sealed class MdnsResponderTests
     [Fact]
     public void A_service_query_gets_the_pointer_with_srv_txt_and_address_as_additionals()
     {
-        var answer = Advertiser.Answer(Query(new DnsQuestion(MdnsAdvertiser.ServiceType, DnsType.Ptr)), Lan, legacy: false)!;
+        var answer = Advertiser.Answer(Query(new DnsQuestion(MdnsAdvertiser.ServiceType, DnsType.Ptr)), [Lan], legacy: false)!;
 
         var ptr = Assert.IsType<PtrRecord>(Assert.Single(answer.Answers));
         Assert.Equal(Advertiser.InstanceFqdn, ptr.Target);
@@ -29,14 +29,14 @@ public sealed class MdnsResponderTests
     [Fact]
     public void Instance_host_and_enumeration_queries_are_answered_and_others_ignored()
     {
-        Assert.IsType<SrvRecord>(Assert.Single(Advertiser.Answer(Query(new DnsQuestion(Advertiser.InstanceFqdn, DnsType.Srv)), Lan, false)!.Answers));
-        Assert.IsType<TxtRecord>(Assert.Single(Advertiser.Answer(Query(new DnsQuestion(Advertiser.InstanceFqdn, DnsType.Txt)), Lan, false)!.Answers));
-        Assert.Equal(Lan, ((AddressRecord)Assert.Single(Advertiser.Answer(Query(new DnsQuestion(Advertiser.HostName, DnsType.A)), Lan, false)!.Answers)).Address);
-        var services = Advertiser.Answer(Query(new DnsQuestion("_services._dns-sd._udp.local.", DnsType.Ptr)), Lan, false)!;
+        Assert.IsType<SrvRecord>(Assert.Single(Advertiser.Answer(Query(new DnsQuestion(Advertiser.InstanceFqdn, DnsType.Srv)), [Lan], false)!.Answers));
+        Assert.IsType<TxtRecord>(Assert.Single(Advertiser.Answer(Query(new DnsQuestion(Advertiser.InstanceFqdn, DnsType.Txt)), [Lan], false)!.Answers));
+        Assert.Equal(Lan, ((AddressRecord)Assert.Single(Advertiser.Answer(Query(new DnsQuestion(Advertiser.HostName, DnsType.A)), [Lan], false)!.Answers)).Address);
+        var services = Advertiser.Answer(Query(new DnsQuestion("_services._dns-sd._udp.local.", DnsType.Ptr)), [Lan], false)!;
         Assert.Equal(MdnsAdvertiser.ServiceType, ((PtrRecord)Assert.Single(services.Answers)).Target);
 
-        Assert.Null(Advertiser.Answer(Query(new DnsQuestion("_http._tcp.local.", DnsType.Ptr)), Lan, false));
-        Assert.Null(Advertiser.Answer(Query(new DnsQuestion("other.local.", DnsType.A)), Lan, false));
+        Assert.Null(Advertiser.Answer(Query(new DnsQuestion("_http._tcp.local.", DnsType.Ptr)), [Lan], false));
+        Assert.Null(Advertiser.Answer(Query(new DnsQuestion("other.local.", DnsType.A)), [Lan], false));
     }
 
     [Fact]
@@ -44,7 +44,7 @@ public sealed class MdnsResponderTests
     {
         var query = new DnsMessage { Id = 4242, Questions = [new DnsQuestion(MdnsAdvertiser.ServiceType, DnsType.Ptr)] };
 
-        var answer = Advertiser.Answer(query, Lan, legacy: true)!;
+        var answer = Advertiser.Answer(query, [Lan], legacy: true)!;
 
         Assert.Equal(4242, answer.Id);
         Assert.Equal(query.Questions, answer.Questions);
@@ -59,8 +59,8 @@ public sealed class MdnsResponderTests
         var stale = Query(new DnsQuestion(MdnsAdvertiser.ServiceType, DnsType.Ptr));
         stale.Answers.Add(new PtrRecord(MdnsAdvertiser.ServiceType, 100, Advertiser.InstanceFqdn));
 
-        Assert.Null(Advertiser.Answer(query, Lan, false));
-        Assert.NotNull(Advertiser.Answer(stale, Lan, false));
+        Assert.Null(Advertiser.Answer(query, [Lan], false));
+        Assert.NotNull(Advertiser.Answer(stale, [Lan], false));
     }
 
     [Fact]
@@ -68,8 +68,8 @@ public sealed class MdnsResponderTests
     {
         var query = new DnsMessage { Id = 7, Questions = [new DnsQuestion(Advertiser.InstanceFqdn, DnsType.Any)] };
 
-        var legacy = Advertiser.Answer(query, Lan, legacy: true)!;
-        var multicast = Advertiser.Answer(query, Lan, legacy: false)!;
+        var legacy = Advertiser.Answer(query, [Lan], legacy: true)!;
+        var multicast = Advertiser.Answer(query, [Lan], legacy: false)!;
 
         // RFC 6762 section 10.2: the bit would mean nothing to a plain DNS resolver, and must not be sent to one.
         Assert.NotEmpty(legacy.AllRecords);

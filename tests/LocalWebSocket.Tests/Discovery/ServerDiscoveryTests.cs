@@ -177,7 +177,7 @@ public sealed class ServerDiscoveryTests
 
         Assert.True(server.IsRunning);
         Assert.NotNull(server.AdvertisingError);
-        Assert.Contains("mDNS is not available", server.AdvertisingError.Message, StringComparison.Ordinal);
+        Assert.Contains("is not available on interface 192.0.2.123", server.AdvertisingError.Message, StringComparison.Ordinal);
         Assert.Null(server.AdvertisedServiceName);
     }
 

@@ -3,8 +3,8 @@ using System.Diagnostics;
 namespace LocalWebSocket.Tests.Support;
 
 /// <summary>
-/// A private LAN of network namespaces (see tests/peers/netns-lan.sh): hosts 198.18.0.1..N on one bridge,
-/// no route out of it. Programs run "on a host" through <c>ip netns exec</c>. Deleted on dispose.
+/// A private LAN of network namespaces (see tests/peers/netns-lan.sh): hosts 198.18.0.1..N (and fe80::1..N)
+/// on one bridge, no route out of it. Programs run "on a host" through <c>ip netns exec</c>. Deleted on dispose.
 /// </summary>
 internal sealed class NamespaceLan : IAsyncDisposable
 {
@@ -17,11 +17,13 @@ internal sealed class NamespaceLan : IAsyncDisposable
     /// <summary>Why namespaces cannot be made here (not root, no iproute2...), or null when they can.</summary>
     public static string? UnavailableReason => s_unavailableReason.Value;
 
-    public static async Task<NamespaceLan> CreateAsync(int hosts)
+    /// <summary>Builds the LAN; with <paramref name="ipv6Only"/>, the hosts have IPv6 link-local addresses only.</summary>
+    public static async Task<NamespaceLan> CreateAsync(int hosts, bool ipv6Only = false)
     {
         var suffix = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(3)).ToLowerInvariant();
         var lan = new NamespaceLan(suffix);
-        var (exitCode, output) = await RunAsync("sh", Path.Combine(PeerProcess.PeersDirectory, "netns-lan.sh"), "up", suffix, hosts.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var (exitCode, output) = await RunAsync(
+            "sh", Path.Combine(PeerProcess.PeersDirectory, "netns-lan.sh"), "up", suffix, hosts.ToString(System.Globalization.CultureInfo.InvariantCulture), ipv6Only ? "ipv6-only" : "dual");
         if (exitCode != 0)
         {
             await lan.DisposeAsync();
@@ -32,6 +34,19 @@ internal sealed class NamespaceLan : IAsyncDisposable
     }
 
     public static string Address(int host) => $"198.18.0.{host}";
+
+    /// <summary>Host <paramref name="host"/>'s IPv6 link-local address, without a scope (each host's eth0 has its own index).</summary>
+    public static string LinkLocal(int host) => $"fe80::{host}";
+
+    /// <summary>Runs <c>ip</c> on host <paramref name="host"/> (as <c>ip -n</c>), e.g. to change its addresses; throws when it fails.</summary>
+    public async Task IpAsync(int host, params string[] arguments)
+    {
+        var (exitCode, output) = await RunAsync("ip", ["-n", $"lws-h{host}-{_suffix}", .. arguments]);
+        if (exitCode != 0)
+        {
+            throw new InvalidOperationException($"ip {string.Join(' ', arguments)} on host {host}: {output}");
+        }
+    }
 
     /// <summary>Starts <paramref name="program"/> on host <paramref name="host"/>.</summary>
     public PeerProcess Start(int host, string program, params string[] arguments) =>

@@ -14,7 +14,9 @@ namespace LocalWebSocket.Discovery.Mdns;
 /// instance and host names by probing (RFC 6762 section 8) and renames on conflict as Bonjour does
 /// (<c>Game Room (2)</c>, <c>host-lws-2.local.</c>), announces with the cache-flush bit, answers queries,
 /// goes back to probing when another host later claims one of its names (section 9), and says goodbye
-/// (TTL 0) when disposed.
+/// (TTL 0) when disposed. Runs over IPv4 (224.0.0.251) and IPv6 (ff02::fb) on each link that has them, and
+/// follows the links as they change: an address that goes gets a goodbye, a link that changes or comes up is
+/// probed and announced again (section 8: a link change is a reason to probe).
 /// </summary>
 /// <remarks>
 /// Probes do not set the QU bit (section 8.1 suggests it): port 5353 is shared by every responder on the
@@ -54,19 +56,30 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
     /// </summary>
     internal const int MaxRenames = 100;
 
-    private readonly List<MdnsTransport> _transports = [];
-    private readonly Dictionary<IPAddress, IReadOnlyList<IPAddress>> _ipv6ByInterface = [];
-    private readonly HashSet<IPAddress> _ownAddresses = [];
     private readonly CancellationTokenSource _stop = new();
-    private readonly List<Task> _loops = [];
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly int _port;
     private readonly string _path;
     private readonly string _instanceBase;
     private readonly string _hostBase;
+    private readonly IPAddress? _listenAddress;
     private readonly TaskCompletionSource _claimed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TxtContent _txt;
+    private Task _claimLoop = Task.CompletedTask;
+
+    // The links advertised on, each with its transports and answer loops: replaced (never changed in place)
+    // only by StartAsync before the claim loop runs and then by the claim loop, when the interfaces change;
+    // read by anyone. _pinned is the links asked for (null: every suitable interface, as it comes and goes).
+    // _ownAddresses (this machine's addresses, unscoped, for telling our records from a rival's) is replaced
+    // with them.
+    private volatile IReadOnlyList<AdvertisedLink> _links = [];
+    private volatile IReadOnlySet<IPAddress> _ownAddresses = new HashSet<IPAddress>();
+    private IReadOnlyList<MdnsLink>? _pinned;
+
+    // Set by NetworkChange's event (any thread), read by the claim loop, which then re-reads the interfaces.
+    private readonly Channel<bool> _linksChanged = Channel.CreateBounded<bool>(
+        new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
 
     // Written only by the claim loop (RunAsync); the answer loops read them and report what they hear to
     // _events, which only the claim loop reads. _announced is true from the first announcement of the
@@ -77,8 +90,20 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
     private readonly Channel<NameEvent> _events = Channel.CreateBounded<NameEvent>(
         new BoundedChannelOptions(64) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
 
-    public MdnsAdvertiser(string name, int port, string path, JsonObject details, ILogger? logger = null, TimeProvider? timeProvider = null)
+    /// <param name="name">The instance name wanted (renamed on conflict).</param>
+    /// <param name="port">The server's port (the SRV record's).</param>
+    /// <param name="path">The WebSocket path (the TXT record's <c>path</c>).</param>
+    /// <param name="details">The details the TXT record carries.</param>
+    /// <param name="logger">Where to log.</param>
+    /// <param name="timeProvider">The clock of probing and announcing.</param>
+    /// <param name="listenAddress">
+    /// The server's listen address, which decides the addresses published: <c>0.0.0.0</c> the links' IPv4 ones,
+    /// <c>::</c> (dual mode) and null IPv4 and IPv6, a specific address only that one, so that a browser never
+    /// gets an address the server does not accept connections on.
+    /// </param>
+    public MdnsAdvertiser(string name, int port, string path, JsonObject details, ILogger? logger = null, TimeProvider? timeProvider = null, IPAddress? listenAddress = null)
     {
+        _listenAddress = listenAddress;
         _instanceName = Sanitize(name);
 
         // A name that is already a rename ("Room (2)", as a user may copy it from a browser) goes on from its
@@ -108,25 +133,211 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
     /// <summary>How many conflict or tie-break reports wait for the claim loop (for tests).</summary>
     internal int PendingNameEvents => _events.Reader.Count;
 
-    /// <summary>Opens every interface, probes until its names are its own, and announces.</summary>
+    /// <summary>The links advertised on now, as users name them (<c>192.168.1.20</c>, <c>eth0</c> for one without IPv4), each with its families.</summary>
+    public string LinksDescription => string.Join(", ", _links.Select(link =>
+        $"{link.Link} ({string.Join("+", link.Transports.Select(t => t.Family == System.Net.Sockets.AddressFamily.InterNetwork ? "IPv4" : "IPv6"))})"));
+
+    /// <summary>
+    /// Opens the interfaces that hold <paramref name="interfaces"/> (none: every suitable one, see
+    /// <see cref="MdnsLink.Defaults"/>), probes until its names are its own, and announces.
+    /// </summary>
     /// <exception cref="LocalWebSocketException">Multicast is not available on an interface, or no free name was found.</exception>
     public async Task StartAsync(IReadOnlyList<IPAddress> interfaces, CancellationToken cancellationToken)
     {
-        foreach (var address in interfaces)
+        _pinned = interfaces.Count > 0 ? MdnsLink.For(interfaces) : null;
+        var links = new List<AdvertisedLink>();
+        try
         {
-            _transports.Add(MdnsTransport.Open(address));
-            _ipv6ByInterface[address] = Ipv6AddressesOf(address);
-            _ownAddresses.Add(Unscoped(address));
-            _ownAddresses.UnionWith(_ipv6ByInterface[address].Select(Unscoped));
+            foreach (var link in _pinned ?? MdnsLink.Defaults())
+            {
+                if (OpenLink(link, required: true) is { } opened)
+                {
+                    links.Add(opened);
+                }
+            }
+        }
+        catch
+        {
+            await Task.WhenAll(links.Select(CloseLinkAsync)).ConfigureAwait(false);
+            throw;
         }
 
-        foreach (var transport in _transports)
+        _links = links;
+        _ownAddresses = MachineAddresses();
+        if (links.Count == 0)
         {
-            _loops.Add(AnswerLoopAsync(transport, _stop.Token));
+            // A device that starts before its network (a kiosk at boot, a phone joining Wi-Fi): it advertises
+            // as soon as a suitable interface comes up.
+            _logger.LogWarning("mDNS has no interface to advertise on yet (up, multicast, with an address the server listens on); it will when one comes up.");
         }
 
-        _loops.Add(RunAsync(_stop.Token));
+        WatchInterfaces(true);
+        _claimLoop = RunAsync(_stop.Token);
         await _claimed.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Subscribes to (or from) the operating system's address-change notice, where the platform has one.</summary>
+    private void WatchInterfaces(bool watch)
+    {
+        try
+        {
+            if (watch)
+            {
+                System.Net.NetworkInformation.NetworkChange.NetworkAddressChanged += OnAddressChanged;
+            }
+            else
+            {
+                System.Net.NetworkInformation.NetworkChange.NetworkAddressChanged -= OnAddressChanged;
+            }
+        }
+        catch (Exception exception) when (exception is PlatformNotSupportedException or System.Net.NetworkInformation.NetworkInformationException)
+        {
+            // Some sandboxes give no notice: the links stay as they were at start.
+            _logger.LogDebug(exception, "No network change notices here; mDNS keeps the interfaces it started on.");
+        }
+    }
+
+    private void OnAddressChanged(object? sender, EventArgs e) => _linksChanged.Writer.TryWrite(true);
+
+    /// <summary>
+    /// Opens a link: its IPv4 transport when it has an IPv4 address, its IPv6 one when it runs IPv6 multicast,
+    /// each with an answer loop. A family that cannot be opened is skipped while the other works. Null when
+    /// nothing opens or the server publishes no address there (a 0.0.0.0 server on a link with IPv6 only);
+    /// with <paramref name="required"/> (a link the caller named, at start), either throws, saying why.
+    /// </summary>
+    private AdvertisedLink? OpenLink(MdnsLink link, bool required)
+    {
+        var transports = new List<MdnsTransport>();
+        LocalWebSocketException? failure = null;
+        foreach (var family in new[] { System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.AddressFamily.InterNetworkV6 })
+        {
+            if (family == System.Net.Sockets.AddressFamily.InterNetwork ? link.IPv4 is null : !link.UsesIPv6)
+            {
+                continue;
+            }
+
+            try
+            {
+                transports.Add(MdnsTransport.Open(link, family));
+            }
+            catch (LocalWebSocketException exception)
+            {
+                failure ??= exception;
+                _logger.LogDebug(exception, "mDNS over {Family} is not available on {Link}.", family, link.Name);
+            }
+        }
+
+        var published = Published(link);
+        if (transports.Count == 0 || published.Count == 0)
+        {
+            transports.ForEach(transport => transport.Dispose());
+            if (required)
+            {
+                throw failure ?? new LocalWebSocketException(
+                    LocalWebSocketErrorCode.ConnectionFailed,
+                    transports.Count == 0
+                        ? $"Interface {link} has no address mDNS can use."
+                        : $"Nothing to advertise on interface {link}: the server listens on {_listenAddress}, which it does not reach (listen on :: to be reachable over IPv6 too).");
+            }
+
+            return null;
+        }
+
+        var stop = new CancellationTokenSource();
+        var advertised = new AdvertisedLink(link, published, transports, stop);
+        advertised.Loops = [.. transports.Select(transport => AnswerLoopAsync(advertised, transport, stop.Token))];
+        return advertised;
+    }
+
+    private static async Task CloseLinkAsync(AdvertisedLink link)
+    {
+        await link.Stop.CancelAsync().ConfigureAwait(false);
+        foreach (var transport in link.Transports)
+        {
+            transport.Dispose();
+        }
+
+        await Task.WhenAll(link.Loops).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        link.Stop.Dispose();
+    }
+
+    /// <summary>The addresses this server's A and AAAA records give on <paramref name="link"/>: those it accepts connections on.</summary>
+    private IReadOnlyList<IPAddress> Published(MdnsLink link) => _listenAddress switch
+    {
+        null => [.. link.Addresses],
+        _ when _listenAddress.Equals(IPAddress.IPv6Any) => [.. link.Addresses],
+        _ when _listenAddress.Equals(IPAddress.Any) => link.IPv4 is { } ipv4 ? [ipv4] : [],
+        _ => link.Addresses.Any(address => Unscoped(address).Equals(Unscoped(_listenAddress)))
+            || (link.IsLoopback && IPAddress.IsLoopback(_listenAddress)) ? [_listenAddress] : [],
+    };
+
+    private static HashSet<IPAddress> MachineAddresses() => [.. Internal.LocalNetwork.Addresses().Select(a => Unscoped(a.Address))];
+
+    /// <summary>
+    /// Re-reads the interfaces after a change notice. A link whose addresses changed is reopened (its IPv4
+    /// socket is bound to the old address), and the records of addresses it no longer has get a goodbye
+    /// through the new sockets; a link that went gets a goodbye for everything (it cannot be sent when the
+    /// interface is down, and is tried anyway); new links open. True when any link changed: the names are
+    /// then probed and announced again. Not cancelled midway, so no link is left open outside the list.
+    /// </summary>
+    private async Task<bool> ApplyLinkChangesAsync()
+    {
+        var wanted = _pinned is null ? MdnsLink.Defaults() : [.. _pinned.Select(link => link.Now()).OfType<MdnsLink>()];
+        var current = _links;
+        var next = new List<AdvertisedLink>();
+        var changed = false;
+        foreach (var link in current)
+        {
+            var now = wanted.FirstOrDefault(w => w.Name == link.Link.Name);
+            if (now is not null && now.Index == link.Link.Index && now.SameAddresses(link.Link))
+            {
+                next.Add(link);
+                continue;
+            }
+
+            changed = true;
+            var reopened = now is null ? null : OpenLink(now, required: false);
+            if (_announced)
+            {
+                var kept = reopened?.Published.Select(Unscoped).ToHashSet() ?? [];
+                var gone = Records(link.Published).Where(record => reopened is null || (record is AddressRecord address && !kept.Contains(Unscoped(address.Address))));
+                var goodbye = new DnsMessage { IsResponse = true, Answers = [.. gone.Select(record => record.WithTtl(0))] };
+                if (goodbye.Answers.Count > 0)
+                {
+                    _logger.LogInformation("mDNS: {Link} changed; saying goodbye for {Count} records.", link.Link.Name, goodbye.Answers.Count);
+                    await SendToLinkAsync(reopened ?? link, goodbye).ConfigureAwait(false);
+                }
+            }
+
+            await CloseLinkAsync(link).ConfigureAwait(false);
+            if (reopened is not null)
+            {
+                next.Add(reopened);
+            }
+        }
+
+        foreach (var link in wanted.Where(w => !current.Any(c => c.Link.Name == w.Name)))
+        {
+            if (OpenLink(link, required: false) is { } opened)
+            {
+                changed = true;
+                next.Add(opened);
+            }
+        }
+
+        _ownAddresses = MachineAddresses();
+        _links = next;
+        return changed;
+    }
+
+    /// <summary>Sends on every transport of a link, each within a second whatever happens.</summary>
+    private async Task SendToLinkAsync(AdvertisedLink link, DnsMessage message)
+    {
+        foreach (var transport in link.Transports)
+        {
+            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+            await SendSafelyAsync(transport, message, null, limit.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
     }
 
     /// <summary>Publishes new details in the TXT record (in place when this returns its task) and announces the change.</summary>
@@ -147,7 +358,7 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
     {
         var conflicts = new Queue<DateTimeOffset>();
         var renames = 0;
-        var wait = TimeSpan.FromMilliseconds(Random.Shared.Next(1, 251));
+        var wait = StartupWait();
         try
         {
             while (true)
@@ -165,8 +376,14 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
                         heard = await NextConflictAsync(Timeout.InfiniteTimeSpan, cancellationToken).ConfigureAwait(false);
                     }
 
-                    _logger.LogInformation("Another host on the link claims {Name}; probing for it again.", heard!.Name);
                     _announced = false;
+                    if (heard!.Kind == NameEventKind.LinksChanged)
+                    {
+                        wait = StartupWait();
+                        continue;
+                    }
+
+                    _logger.LogInformation("Another host on the link claims {Name}; probing for it again.", heard.Name);
 
                     // Counted like a rename: a host that keeps contradicting us without ever defending the name
                     // (it answers no probe) gets no more than 15 rounds of probes in 10 s.
@@ -177,6 +394,13 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
                 if (heard.Kind == NameEventKind.LostTieBreak)
                 {
                     wait = TieBreakWait;
+                    continue;
+                }
+
+                if (heard.Kind == NameEventKind.LinksChanged)
+                {
+                    // The probes so far went out on links that are not all there any more: start over.
+                    wait = StartupWait();
                     continue;
                 }
 
@@ -201,6 +425,9 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
             _claimed.TrySetException(exception);
             _logger.LogWarning(exception, "mDNS advertising stopped.");
         }
+
+        // Section 8.1: the first probe after a random 0-250 ms, so hosts that start (or see a link come up) together do not probe at once.
+        static TimeSpan StartupWait() => TimeSpan.FromMilliseconds(Random.Shared.Next(1, 251));
 
         // Section 8.1: after fifteen conflicts within ten seconds, each further probe waits five seconds.
         TimeSpan AfterConflict()
@@ -234,9 +461,13 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
 
         for (var probe = 0; probe < ProbeCount; probe++)
         {
-            foreach (var transport in _transports)
+            foreach (var link in _links)
             {
-                await SendSafelyAsync(transport, Probe(transport.InterfaceAddress), null, cancellationToken).ConfigureAwait(false);
+                var message = Probe(link.Published);
+                foreach (var transport in link.Transports)
+                {
+                    await SendSafelyAsync(transport, message, null, cancellationToken).ConfigureAwait(false);
+                }
             }
 
             if (await NextEventAsync(ProbeInterval, cancellationToken).ConfigureAwait(false) is { } heard)
@@ -249,9 +480,9 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
     }
 
     /// <summary>A probe: "any records for these names?", with the records we propose in the authority section (section 8.2).</summary>
-    private DnsMessage Probe(IPAddress address)
+    private DnsMessage Probe(IReadOnlyList<IPAddress> published)
     {
-        var records = Records(address);
+        var records = Records(published);
         return new DnsMessage
         {
             Questions = [new DnsQuestion(InstanceFqdn, DnsType.Any), new DnsQuestion(HostName, DnsType.Any)],
@@ -259,7 +490,7 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
         };
     }
 
-    /// <summary>The next conflict with an announced name within <paramref name="timeout"/>; a lost tie-break is not one.</summary>
+    /// <summary>The next conflict with an announced name (or a change of links) within <paramref name="timeout"/>; a lost tie-break is not one.</summary>
     private async Task<NameEvent?> NextConflictAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
         var until = timeout == Timeout.InfiniteTimeSpan ? DateTimeOffset.MaxValue : _time.GetUtcNow() + timeout;
@@ -279,7 +510,10 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
         }
     }
 
-    /// <summary>The next event about the current names, or null when <paramref name="timeout"/> passes first (on the advertiser's clock).</summary>
+    /// <summary>
+    /// The next event about the current names, or null when <paramref name="timeout"/> passes first (on the
+    /// advertiser's clock). A change notice is applied here, by the claim loop, and is an event when a link changed.
+    /// </summary>
     private async Task<NameEvent?> NextEventAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
         using var wake = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -299,8 +533,19 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
                     }
                 }
 
+                if (_linksChanged.Reader.TryRead(out _))
+                {
+                    if (await ApplyLinkChangesAsync().ConfigureAwait(false))
+                    {
+                        return new NameEvent(NameEventKind.LinksChanged, "");
+                    }
+
+                    continue;
+                }
+
                 var readable = _events.Reader.WaitToReadAsync(wake.Token).AsTask();
-                if (await Task.WhenAny(timer, readable).ConfigureAwait(false) == timer)
+                var linksChanged = _linksChanged.Reader.WaitToReadAsync(wake.Token).AsTask();
+                if (await Task.WhenAny(timer, readable, linksChanged).ConfigureAwait(false) == timer)
                 {
                     cancellationToken.ThrowIfCancellationRequested();
                     return null;
@@ -339,31 +584,29 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
 
     private async Task AnnounceAsync(CancellationToken cancellationToken)
     {
-        foreach (var transport in _transports)
+        foreach (var link in _links)
         {
-            var records = Records(transport.InterfaceAddress);
-            var announcement = new DnsMessage { IsResponse = true, Answers = [.. records] };
-            await SendSafelyAsync(transport, announcement, null, cancellationToken).ConfigureAwait(false);
+            var announcement = new DnsMessage { IsResponse = true, Answers = [.. Records(link.Published)] };
+            foreach (var transport in link.Transports)
+            {
+                await SendSafelyAsync(transport, announcement, null, cancellationToken).ConfigureAwait(false);
+            }
         }
     }
 
     /// <summary>
-    /// All records this service publishes on one interface: PTR, SRV, TXT, then the host's A record and the
-    /// AAAA records of the same interface's IPv6 addresses.
+    /// All records this service publishes on one link: PTR, SRV, TXT, then the host's address records, one for
+    /// each of <paramref name="published"/> (A or AAAA).
     /// </summary>
-    private List<DnsRecord> Records(IPAddress address) =>
+    private List<DnsRecord> Records(IReadOnlyList<IPAddress> published) =>
     [
         new PtrRecord(ServiceType, SharedTtl, InstanceFqdn),
         new SrvRecord(InstanceFqdn, UniqueTtl, true, 0, 0, (ushort)_port, HostName),
         new TxtRecord(InstanceFqdn, SharedTtl, true, Volatile.Read(ref _txt).Entries),
-        new AddressRecord(HostName, UniqueTtl, true, address),
-        .. _ipv6ByInterface.GetValueOrDefault(address, []).Select(v6 => new AddressRecord(HostName, UniqueTtl, true, v6)),
+        .. published.Select(address => new AddressRecord(HostName, UniqueTtl, true, Unscoped(address))),
     ];
 
-    /// <summary>The IPv6 addresses of the interface that holds <paramref name="ipv4"/> (::1 for loopback).</summary>
-    private static IReadOnlyList<IPAddress> Ipv6AddressesOf(IPAddress ipv4) => Internal.LocalNetwork.IPv6Beside(ipv4);
-
-    private async Task AnswerLoopAsync(MdnsTransport transport, CancellationToken cancellationToken)
+    private async Task AnswerLoopAsync(AdvertisedLink link, MdnsTransport transport, CancellationToken cancellationToken)
     {
         var buffer = new byte[DnsMessage.MaxPacketSize];
         var held = new HeldQueries();
@@ -381,7 +624,7 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
                 if (!_announced)
                 {
                     // Probing: nothing of ours is answered yet; another host probing for our names is a tie to break.
-                    ReportTieBreak(query, transport.InterfaceAddress);
+                    ReportTieBreak(query, link.Published);
                     continue;
                 }
 
@@ -389,10 +632,10 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
                 switch (held.Add(from, query, out var whole))
                 {
                     case HeldQueries.Outcome.StartedWaiting:
-                        _ = AnswerWhenWaitEndsAsync(transport, held, from, whole, cancellationToken);
+                        _ = AnswerWhenWaitEndsAsync(link, transport, held, from, whole, cancellationToken);
                         break;
                     case HeldQueries.Outcome.Complete:
-                        await AnswerAsync(transport, whole, from, cancellationToken).ConfigureAwait(false);
+                        await AnswerAsync(link, transport, whole, from, cancellationToken).ConfigureAwait(false);
                         break;
                 }
             }
@@ -402,30 +645,30 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
             }
             catch (System.Net.Sockets.SocketException exception)
             {
-                _logger.LogDebug(exception, "mDNS receive on {Interface} failed.", transport.InterfaceAddress);
+                _logger.LogDebug(exception, "mDNS receive on {Interface} failed.", transport);
                 await Task.Delay(100, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
         }
     }
 
-    private async Task AnswerAsync(MdnsTransport transport, DnsMessage query, IPEndPoint from, CancellationToken cancellationToken)
+    private async Task AnswerAsync(AdvertisedLink link, MdnsTransport transport, DnsMessage query, IPEndPoint from, CancellationToken cancellationToken)
     {
         var legacy = from.Port != MdnsTransport.Port;
-        if (query.Questions.Count > 0 && Answer(query, transport.InterfaceAddress, legacy) is { } response)
+        if (query.Questions.Count > 0 && Answer(query, link.Published, legacy) is { } response)
         {
             await SendSafelyAsync(transport, response, legacy ? from : null, cancellationToken).ConfigureAwait(false);
         }
     }
 
     /// <summary>Answers a held query when its sender's further known-answer packets have had 400-500 ms to come (section 7.2).</summary>
-    private async Task AnswerWhenWaitEndsAsync(MdnsTransport transport, HeldQueries held, IPEndPoint from, DnsMessage first, CancellationToken cancellationToken)
+    private async Task AnswerWhenWaitEndsAsync(AdvertisedLink link, MdnsTransport transport, HeldQueries held, IPEndPoint from, DnsMessage first, CancellationToken cancellationToken)
     {
         try
         {
             await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(400, 501)), _time, cancellationToken).ConfigureAwait(false);
             if (held.TakeIfStillHeld(from, first) is { } whole)
             {
-                await AnswerAsync(transport, whole, from, cancellationToken).ConfigureAwait(false);
+                await AnswerAsync(link, transport, whole, from, cancellationToken).ConfigureAwait(false);
             }
         }
         catch (Exception exception) when (exception is OperationCanceledException or ObjectDisposedException)
@@ -549,14 +792,14 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
     /// loser waits a second and probes again. Identical sets are our own probe heard back (or a host proposing
     /// exactly our records), not a tie.
     /// </summary>
-    internal void ReportTieBreak(DnsMessage query, IPAddress interfaceAddress)
+    internal void ReportTieBreak(DnsMessage query, IReadOnlyList<IPAddress> published)
     {
         if (query.Authorities.Count == 0)
         {
             return;
         }
 
-        var ours = Records(interfaceAddress).Skip(1).ToList();
+        var ours = Records(published).Skip(1).ToList();
         foreach (var name in new[] { InstanceFqdn, HostName })
         {
             var theirs = query.Authorities.Where(r => Same(r.Name, name)).ToList();
@@ -599,9 +842,9 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
     private static IPAddress Unscoped(IPAddress address) => new(address.GetAddressBytes());
 
     /// <summary>The response to a query, or null when it asks nothing of ours.</summary>
-    internal DnsMessage? Answer(DnsMessage query, IPAddress address, bool legacy)
+    internal DnsMessage? Answer(DnsMessage query, IReadOnlyList<IPAddress> published, bool legacy)
     {
-        var records = Records(address);
+        var records = Records(published);
         var answers = new List<DnsRecord>();
         var additionals = new List<DnsRecord>();
         var answered = new List<DnsQuestion>();
@@ -683,16 +926,16 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
         }
         catch (System.Net.Sockets.SocketException exception)
         {
-            _logger.LogDebug(exception, "mDNS send on {Interface} failed.", transport.InterfaceAddress);
+            _logger.LogDebug(exception, "mDNS send on {Interface} failed.", transport);
         }
         catch (InvalidOperationException exception)
         {
             // A response that cannot be encoded (it would not fit a packet) is not sent; the loop answers on.
-            _logger.LogDebug(exception, "mDNS response on {Interface} not sent.", transport.InterfaceAddress);
+            _logger.LogDebug(exception, "mDNS response on {Interface} not sent.", transport);
         }
     }
 
-    /// <summary>Says goodbye (TTL 0) on every interface, then closes.</summary>
+    /// <summary>Says goodbye (TTL 0) on every link, then closes.</summary>
     public async ValueTask DisposeAsync()
     {
         if (_stop.IsCancellationRequested)
@@ -700,21 +943,19 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
             return;
         }
 
-        // Goodbyes only for records browsers may hold: names still being probed were never announced.
-        foreach (var transport in _announced ? _transports : [])
-        {
-            var goodbye = new DnsMessage { IsResponse = true, Answers = [.. Records(transport.InterfaceAddress).Select(r => r.WithTtl(0))] };
-            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(1));
-            await SendSafelyAsync(transport, goodbye, null, limit.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        }
-
+        // The claim loop ends first, so that the links stay as they are while the goodbyes go out.
+        WatchInterfaces(false);
         await _stop.CancelAsync().ConfigureAwait(false);
-        foreach (var transport in _transports)
+        await _claimLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+
+        // Goodbyes only for records browsers may hold: names still being probed were never announced.
+        var links = _links;
+        foreach (var link in _announced ? links : [])
         {
-            transport.Dispose();
+            await SendToLinkAsync(link, new DnsMessage { IsResponse = true, Answers = [.. Records(link.Published).Select(r => r.WithTtl(0))] }).ConfigureAwait(false);
         }
 
-        await Task.WhenAll(_loops).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await Task.WhenAll(links.Select(CloseLinkAsync)).ConfigureAwait(false);
         _stop.Dispose();
     }
 
@@ -798,6 +1039,19 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
         InstanceConflict,
         HostConflict,
         LostTieBreak,
+
+        /// <summary>The links changed (an address went or came, an interface went or came up): probe and announce again.</summary>
+        LinksChanged,
+    }
+
+    /// <summary>
+    /// One link advertised on: its transports (IPv4 and/or IPv6), the addresses its A and AAAA records give, and
+    /// the answer loops, which <see cref="Stop"/> ends. Never changed once <see cref="Loops"/> is set: a link
+    /// that changes is closed and a new one opened.
+    /// </summary>
+    private sealed record AdvertisedLink(MdnsLink Link, IReadOnlyList<IPAddress> Published, IReadOnlyList<MdnsTransport> Transports, CancellationTokenSource Stop)
+    {
+        public IReadOnlyList<Task> Loops { get; set; } = [];
     }
 
     /// <summary>What an answer loop heard against <paramref name="Name"/>, the instance or host name it was judged against.</summary>

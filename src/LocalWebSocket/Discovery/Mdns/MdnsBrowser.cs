@@ -9,7 +9,7 @@ using System.Threading.Channels;
 namespace LocalWebSocket.Discovery.Mdns;
 
 /// <summary>
-/// Finds <c>_localws._tcp</c> services over mDNS on chosen interfaces: queries with backoff, keeps a cache
+/// Finds <c>_localws._tcp</c> services over mDNS (IPv4 and IPv6) on chosen interfaces: queries with backoff, keeps a cache
 /// that honours TTLs, removes services on goodbye (TTL 0) or expiry, and asks for missing SRV, TXT or A
 /// records. Yields the same <see cref="DiscoveredServer"/> the scanner does.
 /// </summary>
@@ -64,6 +64,9 @@ internal sealed class MdnsBrowser : IAsyncDisposable
     private readonly List<MdnsTransport> _transports = [];
     private readonly List<MdnsTransport> _queriers = [];
 
+    /// <param name="interfaces">Addresses of the interfaces to browse on (IPv4 or IPv6); none: every suitable one (see <see cref="MdnsLink.Defaults"/>).</param>
+    /// <param name="timeProvider">The clock of queries and expiry.</param>
+    /// <param name="serviceType">The DNS-SD service type browsed for.</param>
     public MdnsBrowser(IReadOnlyList<IPAddress> interfaces, TimeProvider? timeProvider = null, string serviceType = MdnsAdvertiser.ServiceType)
     {
         _interfaces = interfaces;
@@ -102,21 +105,7 @@ internal sealed class MdnsBrowser : IAsyncDisposable
 
     private async IAsyncEnumerable<DiscoverySnapshot> BrowseAsync(TimeSpan? answerWindow, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        foreach (var address in _interfaces)
-        {
-            var listener = MdnsTransport.Open(address);
-            _transports.Add(listener);
-
-            // Browsing once, we are a one-shot querier (RFC 6762 section 5.1): asked from an ephemeral port,
-            // responders answer at once by unicast. The 5353 socket still hears announcements and others' answers.
-            var querier = answerWindow is null ? listener : MdnsTransport.OpenOneShot(address);
-            if (querier != listener)
-            {
-                _transports.Add(querier);
-            }
-
-            _queriers.Add(querier);
-        }
+        OpenTransports(_interfaces.Count > 0 ? MdnsLink.For(_interfaces) : MdnsLink.Defaults(), oneShot: answerWindow is not null, required: _interfaces.Count > 0);
 
         // The query loop completes it when a one-shot is over; the receive loops' later writes are then dropped.
         var changes = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
@@ -164,6 +153,64 @@ internal sealed class MdnsBrowser : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Opens, for each link and family it has, the 5353 socket and, browsing once, the querier's own. A family
+    /// that cannot be opened is skipped while the link has the other; with <paramref name="required"/> (links
+    /// the caller named), a link where neither opens throws.
+    /// </summary>
+    private void OpenTransports(IReadOnlyList<MdnsLink> links, bool oneShot, bool required)
+    {
+        try
+        {
+            foreach (var link in links)
+            {
+                LocalWebSocketException? failure = null;
+                var opened = 0;
+                foreach (var family in new[] { AddressFamily.InterNetwork, AddressFamily.InterNetworkV6 })
+                {
+                    if (family == AddressFamily.InterNetwork ? link.IPv4 is null : !link.UsesIPv6)
+                    {
+                        continue;
+                    }
+
+                    try
+                    {
+                        var listener = MdnsTransport.Open(link, family);
+                        _transports.Add(listener);
+
+                        // Browsing once, we are a one-shot querier (RFC 6762 section 5.1): asked from an ephemeral
+                        // port, responders answer at once by unicast. The 5353 socket still hears announcements and
+                        // others' answers.
+                        var querier = oneShot ? MdnsTransport.OpenOneShot(link, family) : listener;
+                        if (querier != listener)
+                        {
+                            _transports.Add(querier);
+                        }
+
+                        _queriers.Add(querier);
+                        opened++;
+                    }
+                    catch (LocalWebSocketException exception)
+                    {
+                        failure ??= exception;
+                    }
+                }
+
+                if (opened == 0 && failure is not null && required)
+                {
+                    throw failure;
+                }
+            }
+        }
+        catch
+        {
+            _transports.ForEach(transport => transport.Dispose());
+            _transports.Clear();
+            _queriers.Clear();
+            throw;
+        }
+    }
+
     private async Task ReceiveLoopAsync(MdnsTransport transport, ChannelWriter<bool> changes, ChannelWriter<bool> newRecords, CancellationToken cancellationToken)
     {
         var buffer = new byte[DnsMessage.MaxPacketSize];
@@ -174,7 +221,7 @@ internal sealed class MdnsBrowser : IAsyncDisposable
                 var (message, _) = await transport.ReceiveAsync(buffer, cancellationToken).ConfigureAwait(false);
                 if (message.IsResponse)
                 {
-                    if (Store(message))
+                    if (Store(message, transport.Link.Index))
                     {
                         changes.TryWrite(true);
 
@@ -287,7 +334,7 @@ internal sealed class MdnsBrowser : IAsyncDisposable
                 }
 
                 // From the clock's time now, not the loop's: sending may have taken a while.
-                await SleepAsync(wakeAt - _time.GetUtcNow(), newRecords, cancellationToken).ConfigureAwait(false);
+                await SleepAsync(wakeAt, newRecords, cancellationToken).ConfigureAwait(false);
             }
         }
         catch (Exception exception) when (exception is OperationCanceledException or SocketException or ObjectDisposedException)
@@ -303,8 +350,8 @@ internal sealed class MdnsBrowser : IAsyncDisposable
         }
     }
 
-    /// <summary>Waits <paramref name="delay"/> on the browser's clock, or less when new records arrive.</summary>
-    private async Task SleepAsync(TimeSpan delay, ChannelReader<bool> newRecords, CancellationToken cancellationToken)
+    /// <summary>Waits until <paramref name="wakeAt"/> on the browser's clock, or less when new records arrive.</summary>
+    private async Task SleepAsync(DateTimeOffset wakeAt, ChannelReader<bool> newRecords, CancellationToken cancellationToken)
     {
         if (newRecords.TryRead(out _))
         {
@@ -312,17 +359,34 @@ internal sealed class MdnsBrowser : IAsyncDisposable
         }
 
         using var sleep = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var delay = wakeAt - _time.GetUtcNow();
         var timer = Task.Delay(delay > TimeSpan.Zero ? delay : TimeSpan.Zero, _time, sleep.Token);
-        var woken = newRecords.WaitToReadAsync(sleep.Token).AsTask();
-        await Task.WhenAny(timer, woken).ConfigureAwait(false);
-        await sleep.CancelAsync().ConfigureAwait(false);
-        await Task.WhenAll(timer, woken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+
+        // The clock may have passed wakeAt between reading it and arming the timer (a test's clock moves on
+        // another thread): the timer would then wait a whole delay too long.
+        if (_time.GetUtcNow() < wakeAt)
+        {
+            var woken = newRecords.WaitToReadAsync(sleep.Token).AsTask();
+            await Task.WhenAny(timer, woken).ConfigureAwait(false);
+            await sleep.CancelAsync().ConfigureAwait(false);
+            await Task.WhenAll(timer, woken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+        else
+        {
+            await sleep.CancelAsync().ConfigureAwait(false);
+            await timer.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
         newRecords.TryRead(out _);
         cancellationToken.ThrowIfCancellationRequested();
     }
 
-    /// <summary>Caches the records of a response that concern our service type; true when anything new or removed.</summary>
-    internal bool Store(DnsMessage message)
+    /// <summary>
+    /// Caches the records of a response that concern our service type; true when anything new or removed. A
+    /// link-local IPv6 address means an address on the link it came from, so it is stored with that link's
+    /// index (<paramref name="scopeId"/>) as its scope: the URL built from it then says which interface to use.
+    /// </summary>
+    internal bool Store(DnsMessage message, int scopeId = 0)
     {
         var now = _time.GetUtcNow();
         var changed = false;
@@ -337,7 +401,10 @@ internal sealed class MdnsBrowser : IAsyncDisposable
                     continue;
                 }
 
-                var key = KeyOf(record);
+                var stored = record is AddressRecord { Address.IsIPv6LinkLocal: true } linkLocal && scopeId > 0
+                    ? linkLocal with { Address = new IPAddress(linkLocal.Address.GetAddressBytes(), scopeId) }
+                    : record;
+                var key = KeyOf(stored);
                 if (record.Ttl == 0)
                 {
                     // A goodbye: RFC 6762 section 10.1 keeps it one more second; we drop it at once.
@@ -353,8 +420,8 @@ internal sealed class MdnsBrowser : IAsyncDisposable
                     }
                 }
 
-                changed |= !_cache.TryGetValue(key, out var old) || !old.Record.Equals(record);
-                PutLocked(key, record, now + TimeSpan.FromSeconds(record.Ttl));
+                changed |= !_cache.TryGetValue(key, out var old) || !old.Record.Equals(stored);
+                PutLocked(key, stored, now + TimeSpan.FromSeconds(record.Ttl));
             }
 
             changed |= EvictLocked();
@@ -553,7 +620,7 @@ internal sealed class MdnsBrowser : IAsyncDisposable
     }
 
     /// <summary>The services that are complete (PTR, SRV, address), as discovered servers ordered by URL.</summary>
-    private List<DiscoveredServer> Resolve()
+    internal List<DiscoveredServer> Resolve()
     {
         var servers = new Dictionary<Uri, DiscoveredServer>();
         lock (_gate)
@@ -570,6 +637,7 @@ internal sealed class MdnsBrowser : IAsyncDisposable
 
                 var txt = index.Text(ptr.Target)?.ToDictionary() ?? new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
                 var path = txt.TryGetValue("path", out var p) && p.StartsWith('/') ? p : "/ws";
+                // A link-local address keeps its scope in the URL (ws://[fe80::1%2]:8080/ws), as .NET's Uri reads it.
                 var host = address.Address.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{address.Address}]" : address.Address.ToString();
                 var url = new Uri($"ws://{host}:{srv.Port}{path}");
                 servers[url] = new DiscoveredServer(url, address.Address, srv.Port, DetailsOf(txt), DiscoverySource.Mdns, TimeSpan.Zero, InstanceLabel(ptr.Target));
@@ -647,8 +715,7 @@ internal sealed class MdnsBrowser : IAsyncDisposable
                     case TxtRecord txt:
                         _texts.TryAdd(name, txt);
                         break;
-                    case AddressRecord address when address.Address.AddressFamily == AddressFamily.InterNetwork || !_addresses.ContainsKey(name):
-                        // IPv4 first: the URL it gives needs no scope id.
+                    case AddressRecord address when !_addresses.TryGetValue(name, out var held) || Better(address.Address, held.Address):
                         _addresses[name] = address;
                         break;
                 }
@@ -663,6 +730,18 @@ internal sealed class MdnsBrowser : IAsyncDisposable
         public TxtRecord? Text(string instance) => _texts.GetValueOrDefault(Normal(instance));
 
         public AddressRecord? Address(string host) => _addresses.GetValueOrDefault(Normal(host));
+
+        /// <summary>
+        /// Which address of a host the URL uses (lowest first): IPv4, then a routable IPv6 one, then a link-local one
+        /// (it needs a scope id), and among equals the lowest, so the choice does not depend on the cache's order.
+        /// </summary>
+        private static bool Better(IPAddress candidate, IPAddress held)
+        {
+            var order = Rank(candidate).CompareTo(Rank(held));
+            return order < 0 || (order == 0 && string.CompareOrdinal(candidate.ToString(), held.ToString()) < 0);
+
+            static int Rank(IPAddress address) => address.AddressFamily == AddressFamily.InterNetwork ? 0 : address.IsIPv6LinkLocal ? 2 : 1;
+        }
     }
 
     public ValueTask DisposeAsync()
