@@ -209,13 +209,8 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
     {
         var transports = new List<MdnsTransport>();
         LocalWebSocketException? failure = null;
-        foreach (var family in new[] { System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.AddressFamily.InterNetworkV6 })
+        foreach (var family in link.Families)
         {
-            if (family == System.Net.Sockets.AddressFamily.InterNetwork ? link.IPv4 is null : !link.UsesIPv6)
-            {
-                continue;
-            }
-
             try
             {
                 transports.Add(MdnsTransport.Open(link, family));

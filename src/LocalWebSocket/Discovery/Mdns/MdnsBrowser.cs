@@ -166,13 +166,8 @@ internal sealed class MdnsBrowser : IAsyncDisposable
             {
                 LocalWebSocketException? failure = null;
                 var opened = 0;
-                foreach (var family in new[] { AddressFamily.InterNetwork, AddressFamily.InterNetworkV6 })
+                foreach (var family in link.Families)
                 {
-                    if (family == AddressFamily.InterNetwork ? link.IPv4 is null : !link.UsesIPv6)
-                    {
-                        continue;
-                    }
-
                     try
                     {
                         var listener = MdnsTransport.Open(link, family);

@@ -22,6 +22,10 @@ internal sealed record MdnsLink(string Name, int Index, bool IsLoopback, IPAddre
     /// </summary>
     public bool UsesIPv6 => !IsLoopback && Index > 0 && IPv6.Count > 0;
 
+    /// <summary>The address families mDNS runs on here: IPv4 when the link has an IPv4 address, IPv6 when <see cref="UsesIPv6"/>.</summary>
+    public IEnumerable<AddressFamily> Families =>
+        new[] { AddressFamily.InterNetwork, AddressFamily.InterNetworkV6 }.Where(family => family == AddressFamily.InterNetwork ? IPv4 is not null : UsesIPv6);
+
     /// <summary>Every address of the link, IPv4 first.</summary>
     public IEnumerable<IPAddress> Addresses => IPv4 is null ? IPv6 : IPv6.Prepend(IPv4);
 
