@@ -44,8 +44,7 @@ public class HotPathBenchmarks
         new Dictionary<string, string>(),
         new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 50000),
         DateTimeOffset.UnixEpoch,
-        subProtocol: null,
-        ConnectionStream.ForServer(Stream.Null, socket: null));
+        subProtocol: null);
 
     /// <summary>Parsing an upgrade request head.</summary>
     [Benchmark]

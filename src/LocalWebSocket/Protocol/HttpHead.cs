@@ -59,72 +59,16 @@ internal sealed class HttpHead
     }
 
     /// <summary>The number of headers named <paramref name="name"/>.</summary>
-    public int CountHeader(string name)
-    {
-        var count = 0;
-        foreach (var header in _headers)
-        {
-            if (string.Equals(header.Key, name, StringComparison.OrdinalIgnoreCase))
-            {
-                count++;
-            }
-        }
-
-        return count;
-    }
+    public int CountHeader(string name) => HeaderList.Count(_headers, name);
 
     /// <summary>The values of every header named <paramref name="name"/>, in order.</summary>
-    public IEnumerable<string> HeaderValues(string name)
-    {
-        foreach (var header in _headers)
-        {
-            if (string.Equals(header.Key, name, StringComparison.OrdinalIgnoreCase))
-            {
-                yield return header.Value;
-            }
-        }
-    }
+    public IEnumerable<string> HeaderValues(string name) => HeaderList.Values(_headers, name);
 
     /// <summary>Gets the first header named <paramref name="name"/>.</summary>
-    public bool TryGetHeader(string name, [NotNullWhen(true)] out string? value)
-    {
-        foreach (var header in _headers)
-        {
-            if (string.Equals(header.Key, name, StringComparison.OrdinalIgnoreCase))
-            {
-                value = header.Value;
-                return true;
-            }
-        }
+    public bool TryGetHeader(string name, [NotNullWhen(true)] out string? value) => HeaderList.TryGet(_headers, name, out value);
 
-        value = null;
-        return false;
-    }
-
-    /// <summary>
-    /// Whether any header named <paramref name="name"/> holds <paramref name="token"/> in its
-    /// comma-separated list (case-insensitive), as <c>Connection: keep-alive, Upgrade</c> does.
-    /// </summary>
-    public bool HeaderContainsToken(string name, string token)
-    {
-        foreach (var header in _headers)
-        {
-            if (!string.Equals(header.Key, name, StringComparison.OrdinalIgnoreCase))
-            {
-                continue;
-            }
-
-            foreach (var range in header.Value.AsSpan().Split(','))
-            {
-                if (header.Value.AsSpan(range).Trim(" \t").Equals(token, StringComparison.OrdinalIgnoreCase))
-                {
-                    return true;
-                }
-            }
-        }
-
-        return false;
-    }
+    /// <summary>Whether any header named <paramref name="name"/> holds <paramref name="token"/> in its comma-separated list.</summary>
+    public bool HeaderContainsToken(string name, string token) => HeaderList.ContainsToken(_headers, name, token);
 
     /// <summary>Parses a request head (the bytes up to and including the blank line).</summary>
     /// <exception cref="HttpParseException">The head is malformed or over a limit.</exception>

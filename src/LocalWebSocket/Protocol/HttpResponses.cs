@@ -49,7 +49,7 @@ internal static class HttpResponses
     /// <param name="contentType">The body's content type.</param>
     /// <param name="body">The body.</param>
     /// <param name="extraHeaders">Extra header lines, each ending in CRLF.</param>
-    public static byte[] Error(int statusCode, string contentType, string body, string extraHeaders = "")
+    private static byte[] Error(int statusCode, string contentType, string body, string extraHeaders = "")
     {
         var bodyBytes = Encoding.UTF8.GetBytes(body);
         var head = string.Create(System.Globalization.CultureInfo.InvariantCulture,
@@ -61,38 +61,9 @@ internal static class HttpResponses
         return response;
     }
 
-    /// <summary>
-    /// The refusal of a request that failed authentication, with the JSON body Dart <c>local_websocket</c>
-    /// servers send: <c>{"error":{"code":"AUTHENTICATION_FAILED","message":...,"statusCode":...}}</c>.
-    /// </summary>
-    public static byte[] AuthenticationFailed(int statusCode, string message)
-    {
-        using var body = new MemoryStream();
-        using (var json = new System.Text.Json.Utf8JsonWriter(body))
-        {
-            json.WriteStartObject();
-            json.WriteStartObject("error");
-            json.WriteString("code", "AUTHENTICATION_FAILED");
-            json.WriteString("message", message);
-            json.WriteNumber("statusCode", statusCode);
-            json.WriteEndObject();
-            json.WriteEndObject();
-        }
-
-        return Error(statusCode, "application/json; charset=utf-8", Encoding.UTF8.GetString(body.ToArray()));
-    }
-
-    /// <summary>A plain-text error response that closes the connection.</summary>
-    public static byte[] PlainError(int statusCode, string message, string extraHeaders = "") =>
-        Error(statusCode, "text/plain; charset=utf-8", message + "\n", extraHeaders);
-
-    /// <summary>
-    /// A refusal for a limit that will pass (429, 503): <c>Retry-After</c> in whole seconds, at least 1, so a
-    /// well-behaved client waits that long instead of trying again at once.
-    /// </summary>
-    public static byte[] Busy(int statusCode, string message, TimeSpan retryAfter) =>
-        PlainError(statusCode, message, string.Create(System.Globalization.CultureInfo.InvariantCulture,
-            $"Retry-After: {Math.Max(1, (long)Math.Ceiling(retryAfter.TotalSeconds))}\r\n"));
+    /// <summary>A refusal as the response our listener writes before it closes the connection.</summary>
+    public static byte[] Error(HandshakeRefusal refusal) =>
+        Error(refusal.StatusCode, refusal.ContentType, refusal.Body, refusal.Header is { } header ? $"{header.Key}: {header.Value}\r\n" : "");
 
     /// <summary>The largest 101 response <see cref="WriteSwitchingProtocols"/> writes for <paramref name="subProtocol"/> and <paramref name="extensions"/>.</summary>
     public static int SwitchingProtocolsMaxLength(string? subProtocol, string? extensions = null) =>

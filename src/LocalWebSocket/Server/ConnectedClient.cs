@@ -17,11 +17,12 @@ public sealed partial class ConnectedClient : IDataWaitObserver
 {
     private readonly LocalWebSocketServer _server;
     private readonly LocalWebSocketServerOptions _options;
-    private readonly ConnectionStream _stream;
     private readonly SendScheduler _scheduler;
 
     // Attached by AttachWebSocket once the 101 response is out, before the writer or the receive loop runs:
     // so nothing (a keep-alive ping) can reach the peer before the 101, and no gate per connection holds it.
+    // The stream too: a host (ASP.NET Core) hands it over only with the 101, after the client joined.
+    private ConnectionStream _stream = null!;
     private WebSocket _webSocket = null!;
 
     // Set with _webSocket and read only by the writer: uncompressed when the client asked for an 8-bit window.
@@ -46,8 +47,7 @@ public sealed partial class ConnectedClient : IDataWaitObserver
         IReadOnlyDictionary<string, string> metadata,
         IPEndPoint remoteEndPoint,
         DateTimeOffset connectedAt,
-        string? subProtocol,
-        ConnectionStream stream)
+        string? subProtocol)
     {
         _server = server;
         _options = options;
@@ -58,7 +58,6 @@ public sealed partial class ConnectedClient : IDataWaitObserver
         RemoteEndPoint = remoteEndPoint;
         ConnectedAt = connectedAt;
         SubProtocol = subProtocol;
-        _stream = stream;
         _scheduler = server.NextSendScheduler();
     }
 
@@ -217,12 +216,14 @@ public sealed partial class ConnectedClient : IDataWaitObserver
     }
 
     /// <summary>
-    /// Gives the client its WebSocket once the 101 response is out. A client dropped before that (the server
+    /// Gives the client its connection once the 101 response is out. A client dropped before that (the server
     /// stopping, the 101 failing) gets an aborted one, so its receive loop ends at once.
     /// </summary>
-    internal void AttachWebSocket(WebSocket webSocket, WebSocketMessageFlags sendFlags = WebSocketMessageFlags.EndOfMessage)
+    internal void AttachWebSocket(ConnectionStream stream, WebSocket webSocket, WebSocketMessageFlags sendFlags = WebSocketMessageFlags.EndOfMessage)
     {
         Debug.Assert(sendFlags.HasFlag(WebSocketMessageFlags.EndOfMessage), "Every message goes in one frame.");
+        Debug.Assert(_stream is null, "A client is attached once.");
+        _stream = stream;
         _sendFlags = sendFlags;
         // Exchange on both sides (here and in Abort) orders them: one of the two sees the other's write.
         Interlocked.Exchange(ref _webSocket, webSocket);

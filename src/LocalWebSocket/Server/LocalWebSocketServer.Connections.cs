@@ -57,36 +57,16 @@ public sealed partial class LocalWebSocketServer
 
     private async Task HandleConnectionAsync(Socket socket, CancellationToken stopping)
     {
-        var overLimit = Interlocked.Increment(ref _connectionCount) > _options.MaxConnections;
+        var remoteEndPoint = socket.RemoteEndPoint as IPEndPoint ?? new IPEndPoint(IPAddress.None, 0);
+        var (refusal, slot) = Admit(remoteEndPoint.Address);
         ConnectionStream? stream = ConnectionStream.ForServer(new NetworkStream(socket, ownsSocket: true), socket);
-        var address = (socket.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
-        var (perAddress, slot, retryAfter) = _options.PerIpLimitsApplyToLoopback || !IsLoopback(address)
-            ? _addressLimits.Enter(address)
-            : (AddressLimiter.Verdict.Allowed, null, TimeSpan.Zero);
         var handedOver = false;
         try
         {
             socket.NoDelay = true;
-            if (overLimit)
+            if (refusal is not null)
             {
-                Counters.CountOverMaxConnections();
-                await RejectAsync(stream, socket, HttpResponses.Busy(503, "Too many connections.", MaxConnectionsRetryAfter), stopping).ConfigureAwait(false);
-                return;
-            }
-
-            if (perAddress != AddressLimiter.Verdict.Allowed)
-            {
-                if (perAddress == AddressLimiter.Verdict.TooMany)
-                {
-                    Counters.CountPerIpLimit();
-                }
-                else
-                {
-                    Counters.CountHandshakeRateLimited();
-                }
-
-                await RejectAsync(stream, socket, HttpResponses.Busy(429, perAddress == AddressLimiter.Verdict.TooMany
-                    ? "Too many connections from your address." : "Too many new connections from your address; slow down.", retryAfter), stopping).ConfigureAwait(false);
+                await RejectAsync(stream, socket, HttpResponses.Error(refusal), stopping).ConfigureAwait(false);
                 return;
             }
 
@@ -112,20 +92,7 @@ public sealed partial class LocalWebSocketServer
                 }
             }
 
-            using var deadline = _handshakeDeadlines.Start(_options.HandshakeTimeout, stopping);
-            try
-            {
-                // Wait for the first request here, in the one state machine a connection has while it waits
-                // (hundreds wait at once in a storm): nothing is rented, and the handshake then runs at once.
-                await stream.ReadAsync(Memory<byte>.Empty, deadline.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (deadline.IsCancellationRequested && !stopping.IsCancellationRequested)
-            {
-                await RequestTimedOutAsync(stream, socket, stopping).ConfigureAwait(false);
-                return;
-            }
-
-            var client = await HandshakeAsync(stream, socket, plainOnly, deadline, stopping).ConfigureAwait(false);
+            var client = await ServeRequestsAsync(stream, socket, remoteEndPoint, plainOnly, stopping).ConfigureAwait(false);
             if (client is not null)
             {
                 // The client's receive loop owns the connection from here, and releases the count and the
@@ -150,11 +117,72 @@ public sealed partial class LocalWebSocketServer
 
             if (!handedOver)
             {
-                // The slot first: once OpenConnections has dropped, the address may connect again.
-                slot?.Dispose();
-                OnConnectionClosed();
+                ReleaseConnection(slot);
             }
         }
+    }
+
+    /// <summary>
+    /// Counts a new connection against <see cref="LocalWebSocketServerOptions.MaxConnections"/> and the per-IP
+    /// limits, whoever hosts it. The count is taken even when the refusal is not null: the caller gives it back
+    /// with <see cref="ReleaseConnection"/> (or the client's receive loop does, once the connection upgraded).
+    /// </summary>
+    private (HandshakeRefusal? Refusal, IDisposable? Slot) Admit(IPAddress address)
+    {
+        if (Interlocked.Increment(ref _connectionCount) > _options.MaxConnections)
+        {
+            Counters.CountOverMaxConnections();
+            return (HandshakeRefusal.Busy(503, "Too many connections.", MaxConnectionsRetryAfter), null);
+        }
+
+        if (!_options.PerIpLimitsApplyToLoopback && IsLoopback(address))
+        {
+            return (null, null);
+        }
+
+        var (verdict, slot, retryAfter) = _addressLimits.Enter(address);
+        switch (verdict)
+        {
+            case AddressLimiter.Verdict.Allowed:
+                return (null, slot);
+            case AddressLimiter.Verdict.TooMany:
+                Counters.CountPerIpLimit();
+                return (HandshakeRefusal.Busy(429, "Too many connections from your address.", retryAfter), slot);
+            default:
+                Counters.CountHandshakeRateLimited();
+                return (HandshakeRefusal.Busy(429, "Too many new connections from your address; slow down.", retryAfter), slot);
+        }
+    }
+
+    /// <summary>Gives back what <see cref="Admit"/> took, for a connection that did not become a client.</summary>
+    private void ReleaseConnection(IDisposable? slot)
+    {
+        // The slot first: once OpenConnections has dropped, the address may connect again.
+        slot?.Dispose();
+        OnConnectionClosed();
+    }
+
+    /// <summary>
+    /// Waits for the first request of a new connection and serves its requests until it upgrades (returns the
+    /// joined client) or ends (returns null).
+    /// </summary>
+    private async ValueTask<ConnectedClient?> ServeRequestsAsync(
+        ConnectionStream stream, Socket? socket, IPEndPoint remoteEndPoint, bool plainOnly, CancellationToken stopping)
+    {
+        using var deadline = _handshakeDeadlines.Start(_options.HandshakeTimeout, stopping);
+        try
+        {
+            // Wait for the first request here, in the one state machine a connection has while it waits
+            // (hundreds wait at once in a storm): nothing is rented, and the handshake then runs at once.
+            await stream.ReadAsync(Memory<byte>.Empty, deadline.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested && !stopping.IsCancellationRequested)
+        {
+            await RequestTimedOutAsync(stream, socket, stopping).ConfigureAwait(false);
+            return null;
+        }
+
+        return await HandshakeAsync(stream, socket, remoteEndPoint, plainOnly, deadline, stopping).ConfigureAwait(false);
     }
 
     /// <summary>What a client refused at <see cref="LocalWebSocketServerOptions.MaxConnections"/> is told to wait.</summary>
@@ -171,7 +199,7 @@ public sealed partial class LocalWebSocketServer
     /// client) or ends (returns null). Each request head must arrive within the handshake timeout.
     /// </summary>
     private async ValueTask<ConnectedClient?> HandshakeAsync(
-        ConnectionStream stream, Socket socket, bool plainOnly, HandshakeDeadlines.Deadline deadline, CancellationToken stopping)
+        ConnectionStream stream, Socket? socket, IPEndPoint remoteEndPoint, bool plainOnly, HandshakeDeadlines.Deadline deadline, CancellationToken stopping)
     {
         for (var request = 0; request < MaxRequestsPerConnection; request++)
         {
@@ -191,7 +219,7 @@ public sealed partial class LocalWebSocketServer
             }
             catch (HttpParseException exception)
             {
-                await RejectAsync(stream, socket, HttpResponses.PlainError(exception.StatusCode, exception.Message), stopping).ConfigureAwait(false);
+                await RejectAsync(stream, socket, HttpResponses.Error(HandshakeRefusal.Plain(exception.StatusCode, exception.Message)), stopping).ConfigureAwait(false);
                 return null;
             }
             catch (OperationCanceledException) when (deadline.IsCancellationRequested && !stopping.IsCancellationRequested)
@@ -206,11 +234,11 @@ public sealed partial class LocalWebSocketServer
             }
 
             var refusal = plainOnly && head.Path == ProtocolConstants.WebSocketPath
-                ? HttpResponses.PlainError(403, "This server only accepts WebSockets over TLS: use wss://.")
+                ? HandshakeRefusal.Plain(403, "This server only accepts WebSockets over TLS: use wss://.")
                 : CheckRequest(head);
             if (refusal is not null)
             {
-                await RejectAsync(stream, socket, refusal, stopping).ConfigureAwait(false);
+                await RejectAsync(stream, socket, HttpResponses.Error(refusal), stopping).ConfigureAwait(false);
                 return null;
             }
 
@@ -218,7 +246,8 @@ public sealed partial class LocalWebSocketServer
             {
                 // A validator or an authenticator gets the token and might keep it: then it is not reused.
                 var sharesToken = _options.ClientValidator is not null || _options.RequestAuthenticator is not null;
-                return await UpgradeAsync(head, stream, socket, sharesToken ? deadline.Share() : deadline.Token).ConfigureAwait(false);
+                var upgrade = new ListenerUpgrade(this, head, stream, socket, remoteEndPoint);
+                return await UpgradeAsync(upgrade, sharesToken ? deadline.Share() : deadline.Token).ConfigureAwait(false);
             }
 
             var close = WantsClose(head);
@@ -234,10 +263,10 @@ public sealed partial class LocalWebSocketServer
         return null;
     }
 
-    private Task RequestTimedOutAsync(ConnectionStream stream, Socket socket, CancellationToken stopping)
+    private Task RequestTimedOutAsync(ConnectionStream stream, Socket? socket, CancellationToken stopping)
     {
         Counters.CountHandshakeTimeout();
-        return RejectAsync(stream, socket, HttpResponses.PlainError(408, "The request did not arrive in time."), stopping);
+        return RejectAsync(stream, socket, HttpResponses.Error(HandshakeRefusal.Plain(408, "The request did not arrive in time.")), stopping);
     }
 
     /// <summary>
@@ -285,90 +314,72 @@ public sealed partial class LocalWebSocketServer
         }
     }
 
-    /// <summary>The error response for a request we do not serve, or null for one we do.</summary>
-    private static byte[]? CheckRequest(HttpHead head)
+    /// <summary>The refusal of a request we do not serve, or null for one we do.</summary>
+    private static HandshakeRefusal? CheckRequest(HttpHead head)
     {
         if (head.MinorVersion == 1 && head.CountHeader("Host") != 1)
         {
-            return HttpResponses.PlainError(400, "An HTTP/1.1 request needs exactly one Host header.");
-        }
-
-        // No route takes a body, and reading one we would ignore is how requests get smuggled.
-        if (head.CountHeader("Transfer-Encoding") > 0
-            || (head.TryGetHeader("Content-Length", out var length) && (length != "0" || head.CountHeader("Content-Length") > 1)))
-        {
-            return HttpResponses.PlainError(400, "Request bodies are not accepted.");
+            return HandshakeRefusal.Plain(400, "An HTTP/1.1 request needs exactly one Host header.");
         }
 
         var path = head.Path;
         if (path == ProtocolConstants.WebSocketPath)
         {
-            if (head.Method != "GET")
-            {
-                return HttpResponses.PlainError(405, "WebSocket upgrades use GET.", "Allow: GET\r\n");
-            }
+            return UpgradeRules.CheckUpgrade(head.Method, head.MinorVersion == 1, head.Headers);
+        }
 
-            if (head.MinorVersion != 1 || !head.HeaderContainsToken("Upgrade", "websocket") || !head.HeaderContainsToken("Connection", "Upgrade"))
-            {
-                return HttpResponses.PlainError(400, "This endpoint takes WebSocket upgrade requests only.");
-            }
-
-            if (head.CountHeader("Sec-WebSocket-Version") != 1
-                || !head.TryGetHeader("Sec-WebSocket-Version", out var version) || version != ProtocolConstants.WebSocketVersion)
-            {
-                return HttpResponses.PlainError(426, "Only WebSocket version 13 is supported.", "Sec-WebSocket-Version: 13\r\n");
-            }
-
-            if (head.CountHeader("Sec-WebSocket-Key") != 1
-                || !head.TryGetHeader("Sec-WebSocket-Key", out var key) || !WebSocketHandshake.IsValidKey(key))
-            {
-                return HttpResponses.PlainError(400, "Missing or invalid Sec-WebSocket-Key.");
-            }
-
-            return null;
+        if (UpgradeRules.CheckNoBody(head.Headers) is { } body)
+        {
+            return body;
         }
 
         if (path == ProtocolConstants.DetailsPath)
         {
             return head.Method is "GET" or "HEAD"
                 ? null
-                : HttpResponses.PlainError(405, "The details document answers GET and HEAD.", "Allow: GET, HEAD\r\n");
+                : HandshakeRefusal.Plain(405, "The details document answers GET and HEAD.", "Allow", "GET, HEAD");
         }
 
-        return HttpResponses.PlainError(404, "Not found. The details document is at / and WebSockets at /ws.");
+        return HandshakeRefusal.Plain(404, "Not found. The details document is at / and WebSockets at /ws.");
     }
 
     private static bool WantsClose(HttpHead head) =>
         head.HeaderContainsToken("Connection", "close")
         || (head.MinorVersion == 0 && !head.HeaderContainsToken("Connection", "keep-alive"));
 
-    private async ValueTask<ConnectedClient?> UpgradeAsync(HttpHead head, ConnectionStream stream, Socket socket, CancellationToken cancellationToken)
+    /// <summary>
+    /// Upgrades a request that passed <see cref="UpgradeRules.CheckUpgrade"/>, whoever hosts it: checks its
+    /// origin, authenticates it, makes and validates its client, has the host send the 101 and attaches the
+    /// WebSocket. Returns the client, joined or about to be closed (refused, or the server stopping), whose
+    /// receive loop the caller runs; null when the request was refused before any client was made.
+    /// </summary>
+    private async ValueTask<ConnectedClient?> UpgradeAsync(WebSocketUpgradeRequest request, CancellationToken cancellationToken)
     {
-        head.TryGetHeader("Sec-WebSocket-Key", out var key);
-        var subProtocol = NegotiateSubProtocol(head);
+        var headers = request.Headers;
+        var subProtocol = UpgradeRules.NegotiateSubProtocol(headers, _options.SubProtocols);
         var deflate = _options.DangerousDeflateOptions is { } limits
-            ? DeflateNegotiation.Negotiate(head.HeaderValues("Sec-WebSocket-Extensions"), limits)
+            ? DeflateNegotiation.Negotiate(HeaderList.Values(headers, "Sec-WebSocket-Extensions"), limits)
             : null;
-        var query = head.Query;
+        var query = request.Query;
         // Most clients send no details: no dictionary for them.
         var details = string.IsNullOrEmpty(query) ? null : QueryString.Parse(query);
-        var remoteEndPoint = (IPEndPoint)socket.RemoteEndPoint!;
+        var remoteEndPoint = request.RemoteEndPoint;
         IReadOnlyDictionary<string, string> metadata = EmptyMetadata;
 
-        if (!OriginAllowed(head))
+        if (!UpgradeRules.OriginAllowed(headers, _options.AllowedOrigins))
         {
             Counters.CountOriginRejected();
-            await RejectAsync(stream, socket, HttpResponses.PlainError(403, "Origin not allowed."), cancellationToken).ConfigureAwait(false);
+            await request.SendRefusalAsync(HandshakeRefusal.Plain(403, "Origin not allowed."), cancellationToken).ConfigureAwait(false);
             return null;
         }
 
         if (_options.RequestAuthenticator is { } authenticator)
         {
             details ??= new Dictionary<string, string>(StringComparer.Ordinal);
-            var (refusal, granted) = await AuthenticateAsync(authenticator, head, details, remoteEndPoint, cancellationToken).ConfigureAwait(false);
+            var (refusal, granted) = await AuthenticateAsync(authenticator, headers, details, remoteEndPoint, cancellationToken).ConfigureAwait(false);
             if (refusal is not null)
             {
-                await RejectAsync(stream, socket, refusal, cancellationToken).ConfigureAwait(false);
+                await request.SendRefusalAsync(refusal, cancellationToken).ConfigureAwait(false);
                 return null;
             }
 
@@ -388,32 +399,31 @@ public sealed partial class LocalWebSocketServer
             metadata,
             remoteEndPoint,
             DateTimeOffset.UtcNow,
-            subProtocol,
-            stream);
+            subProtocol);
 
         // The client joins before it sees the 101, so that anything relayed once it knows it is connected
         // reaches it; what is sent to it meanwhile waits in its queue until the 101 is out. A refused client
         // is still upgraded, then closed with 1008, as the protocol says.
         var accepted = await ValidateClientAsync(client, cancellationToken).ConfigureAwait(false);
         var joined = accepted && TryJoin(client);
-        var response = ArrayPool<byte>.Shared.Rent(HttpResponses.SwitchingProtocolsMaxLength(subProtocol, deflate?.Header));
+        Stream transport;
         try
         {
-            var length = HttpResponses.WriteSwitchingProtocols(response, key!, subProtocol, deflate?.Header);
-            await stream.WriteAsync(response.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
+            transport = await request.AcceptAsync(subProtocol, deflate?.Header, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception exception) when (exception is IOException or OperationCanceledException or ObjectDisposedException)
+        catch (Exception exception)
         {
-            // Gone before the 101: the receive loop ends at once and the client leaves the usual way.
+            // Gone before the 101 (or a host that failed to send it): the receive loop ends at once, on a
+            // connection already aborted, and the client leaves the usual way.
+            Logger.LogDebug(exception, "The 101 response to {RemoteEndPoint} failed.", remoteEndPoint);
             client.Abort();
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(response);
+            transport = Stream.Null;
         }
 
         // Made only now that the 101 is out: its keep-alive pings must not precede it.
+        var stream = transport as ConnectionStream ?? ConnectionStream.ForServer(transport, socket: null);
         client.AttachWebSocket(
+            stream,
             WebSocket.CreateFromStream(stream, subProtocol is null && deflate is null ? _webSocketOptions : WebSocketOptions(subProtocol, deflate?.Options)),
             DeflateAgreement.SendFlags(deflate));
 
@@ -447,26 +457,6 @@ public sealed partial class LocalWebSocketServer
 
     private static readonly IReadOnlyDictionary<string, string> EmptyMetadata = new Dictionary<string, string>(StringComparer.Ordinal).AsReadOnly();
 
-    /// <summary>Browsers send <c>Origin</c>; when an allow-list is set, only listed origins (and non-browsers) pass.</summary>
-    private bool OriginAllowed(HttpHead head)
-    {
-        if (_options.AllowedOrigins.Count == 0 || !head.TryGetHeader("Origin", out var origin))
-        {
-            return true;
-        }
-
-        // A loop, not a lambda: a lambda capturing the origin would cost an object on every upgrade.
-        foreach (var allowed in _options.AllowedOrigins)
-        {
-            if (string.Equals(allowed.TrimEnd('/'), origin.TrimEnd('/'), StringComparison.OrdinalIgnoreCase))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
     /// <summary>Runs the client validator; a refusal or an exception keeps the client out.</summary>
     private async Task<bool> ValidateClientAsync(ConnectedClient client, CancellationToken cancellationToken)
     {
@@ -497,9 +487,9 @@ public sealed partial class LocalWebSocketServer
     }
 
     /// <summary>The error response of a denied request (null when it may upgrade), and the metadata of an allowed one.</summary>
-    private async Task<(byte[]? Refusal, IReadOnlyDictionary<string, string>? Metadata)> AuthenticateAsync(
+    private async Task<(HandshakeRefusal? Refusal, IReadOnlyDictionary<string, string>? Metadata)> AuthenticateAsync(
         Security.IRequestAuthenticator authenticator,
-        HttpHead head,
+        IReadOnlyList<KeyValuePair<string, string>> headers,
         Dictionary<string, string> query,
         IPEndPoint remoteEndPoint,
         CancellationToken cancellationToken)
@@ -507,7 +497,7 @@ public sealed partial class LocalWebSocketServer
         Security.AuthenticationResult result;
         try
         {
-            var request = new Security.HandshakeRequest(head.Path, query.AsReadOnly(), head.Headers, remoteEndPoint);
+            var request = new Security.HandshakeRequest(ProtocolConstants.WebSocketPath, query.AsReadOnly(), headers, remoteEndPoint);
             result = await authenticator.AuthenticateAsync(request, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception exception) when (exception is not OperationCanceledException)
@@ -523,32 +513,7 @@ public sealed partial class LocalWebSocketServer
 
         Counters.CountAuthenticationFailure();
         Logger.LogInformation("Request from {RemoteEndPoint} denied: {Status} {Reason}.", remoteEndPoint, result.StatusCode, result.Reason);
-        return (HttpResponses.AuthenticationFailed(result.StatusCode, result.Reason ?? "Authentication failed"), null);
-    }
-
-    /// <summary>The server's most preferred subprotocol among those the client offers.</summary>
-    private string? NegotiateSubProtocol(HttpHead head)
-    {
-        foreach (var supported in _options.SubProtocols)
-        {
-            foreach (var offered in head.Headers)
-            {
-                if (!string.Equals(offered.Key, "Sec-WebSocket-Protocol", StringComparison.OrdinalIgnoreCase))
-                {
-                    continue;
-                }
-
-                foreach (var range in offered.Value.AsSpan().Split(','))
-                {
-                    if (offered.Value.AsSpan(range).Trim(" \t").SequenceEqual(supported))
-                    {
-                        return supported;
-                    }
-                }
-            }
-        }
-
-        return null;
+        return (HandshakeRefusal.AuthenticationFailed(result.StatusCode, result.Reason ?? "Authentication failed"), null);
     }
 
     /// <summary>
@@ -556,7 +521,7 @@ public sealed partial class LocalWebSocketServer
     /// client still sends: closing with unread data makes the OS send a reset that can destroy the response
     /// before the client reads it.
     /// </summary>
-    private async Task RejectAsync(ConnectionStream stream, Socket socket, byte[] response, CancellationToken stopping)
+    internal async Task RejectAsync(ConnectionStream stream, Socket? socket, byte[] response, CancellationToken stopping)
     {
         Counters.CountRejected();
         using var linger = CancellationTokenSource.CreateLinkedTokenSource(stopping);
@@ -564,7 +529,9 @@ public sealed partial class LocalWebSocketServer
         try
         {
             await stream.WriteAsync(response, linger.Token).ConfigureAwait(false);
-            socket.Shutdown(SocketShutdown.Send);
+            // Without a socket (TLS, a host's stream) there is no half-close: the client sees the response's
+            // Connection: close and the linger below ends when it hangs up.
+            socket?.Shutdown(SocketShutdown.Send);
             var scratch = new byte[4096];
             var total = 0;
             while (total < MaxLingerBytes)

@@ -43,9 +43,12 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
     private bool _acceptingClients;
     private JsonObject _details;
     private byte[] _detailsDocument;
+    // Written under _lifecycle; _running is also read without it (IsRunning, hosts' requests).
+    private bool _running;
     private Socket? _listener;
     private IPEndPoint? _localEndPoint;
     private CancellationTokenSource? _stopping;
+    private CancellationToken _stoppingToken = new(canceled: true);
     private Task? _acceptLoop;
     private Task? _idleLoop;
     private bool _disposed;
@@ -121,12 +124,13 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
     /// <summary>The settings this server runs with (a copy of those it was given).</summary>
     public LocalWebSocketServerOptions Options => _options;
 
-    /// <summary>Whether the server is listening.</summary>
-    public bool IsRunning => Volatile.Read(ref _listener) is not null;
+    /// <summary>Whether the server is running: listening on its own, or hosted (<see cref="StartHostedAsync"/>).</summary>
+    public bool IsRunning => Volatile.Read(ref _running);
 
-    /// <summary>The address and port the server listens on.</summary>
-    /// <exception cref="InvalidOperationException">The server is not running.</exception>
-    public IPEndPoint LocalEndPoint => _localEndPoint ?? throw new InvalidOperationException("The server is not running.");
+    /// <summary>The address and port the server listens on (for a hosted server, the host's, when it gave one).</summary>
+    /// <exception cref="InvalidOperationException">The server is not running, or is hosted without an endpoint.</exception>
+    public IPEndPoint LocalEndPoint => _localEndPoint ?? throw new InvalidOperationException(
+        IsRunning ? "The server is hosted without an endpoint of its own." : "The server is not running.");
 
     /// <summary>The port the server listens on (the real one when the options asked for port 0).</summary>
     /// <exception cref="InvalidOperationException">The server is not running.</exception>
@@ -267,11 +271,19 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
         }
     }
 
-    private async Task StartAdvertisingAsync(IPAddress listenAddress, CancellationToken cancellationToken)
+    private async Task StartAdvertisingAsync(IPAddress? listenAddress, CancellationToken cancellationToken)
     {
         AdvertisingError = null;
         if (!_options.AdvertiseMdns)
         {
+            return;
+        }
+
+        if (listenAddress is null)
+        {
+            AdvertisingError = new LocalWebSocketException(
+                LocalWebSocketErrorCode.ConnectionFailed, "mDNS advertising needs the endpoint the host listens on; the server was started without one.");
+            Logger.LogWarning("{Problem}", AdvertisingError.Message);
             return;
         }
 
@@ -342,12 +354,7 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
         await _lifecycle.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            if (_listener is not null)
-            {
-                throw new InvalidOperationException("The server is already running.");
-            }
-
+            ThrowIfCannotStart();
             var address = ParseHost(_options.Host);
             var listener = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
             try
@@ -367,28 +374,10 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
                 throw;
             }
 
-            _localEndPoint = (IPEndPoint)listener.LocalEndPoint!;
-            _lastPort = _localEndPoint.Port;
-            _stopping = new CancellationTokenSource();
-            lock (_clientsGate)
-            {
-                _acceptingClients = true;
-            }
-
-            Volatile.Write(ref _listener, listener);
-            _acceptLoop = AcceptLoopAsync(listener, _stopping.Token);
-            _idleLoop = _options.IdleTimeout == Timeout.InfiniteTimeSpan ? Task.CompletedTask : CloseIdleClientsAsync(_stopping.Token);
-            Logger.LogInformation("Listening on {EndPoint}.", _localEndPoint);
-            try
-            {
-                await StartAdvertisingAsync(address, cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                // Cancelled while probing for the mDNS name: not started, as the exception says.
-                await StopCoreAsync().ConfigureAwait(false);
-                throw;
-            }
+            var endPoint = (IPEndPoint)listener.LocalEndPoint!;
+            _lastPort = endPoint.Port;
+            _listener = listener;
+            await StartCoreAsync(endPoint, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -397,6 +386,50 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
 
         _runningChanges.Publish(true);
         Raise(Started, EventArgs.Empty);
+    }
+
+    private void ThrowIfCannotStart()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_running)
+        {
+            throw new InvalidOperationException("The server is already running.");
+        }
+    }
+
+    /// <summary>Starts what a running server runs whoever hosts it: the accept loop when it listens, the idle check, advertising.</summary>
+    private async Task StartCoreAsync(IPEndPoint? endPoint, CancellationToken cancellationToken)
+    {
+        _localEndPoint = endPoint;
+        _stopping = new CancellationTokenSource();
+        _stoppingToken = _stopping.Token;
+        lock (_clientsGate)
+        {
+            _acceptingClients = true;
+        }
+
+        Volatile.Write(ref _running, true);
+        _acceptLoop = _listener is { } listener ? AcceptLoopAsync(listener, _stoppingToken) : Task.CompletedTask;
+        _idleLoop = _options.IdleTimeout == Timeout.InfiniteTimeSpan ? Task.CompletedTask : CloseIdleClientsAsync(_stoppingToken);
+        if (_listener is not null)
+        {
+            Logger.LogInformation("Listening on {EndPoint}.", endPoint);
+        }
+        else
+        {
+            Logger.LogInformation("Started, hosted{At}.", endPoint is null ? "" : " at " + endPoint);
+        }
+
+        try
+        {
+            await StartAdvertisingAsync(endPoint?.Address, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Cancelled while probing for the mDNS name: not started, as the exception says.
+            await StopCoreAsync().ConfigureAwait(false);
+            throw;
+        }
     }
 
     /// <summary>
@@ -409,7 +442,7 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
         await _lifecycle.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (_listener is null)
+            if (!_running)
             {
                 throw new InvalidOperationException("The server is not running.");
             }
@@ -440,10 +473,10 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
             await advertiser.DisposeAsync().ConfigureAwait(false);
         }
 
-        var listener = _listener!;
-        Volatile.Write(ref _listener, null);
+        Volatile.Write(ref _running, false);
         await _stopping!.CancelAsync().ConfigureAwait(false);
-        listener.Dispose();
+        _listener?.Dispose();
+        _listener = null;
         try
         {
             await _acceptLoop!.ConfigureAwait(false);
@@ -493,7 +526,7 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
             }
 
             _disposed = true;
-            if (_listener is not null)
+            if (_running)
             {
                 await StopCoreAsync().ConfigureAwait(false);
                 stopped = true;

@@ -5,7 +5,7 @@ namespace LocalWebSocket.Tests.Samples;
 /// <summary>samples/DartChat, the Dart README's chat example ported line by line, run as its README says.</summary>
 public sealed class DartChatSampleTests
 {
-    private static readonly string Sample = Path.Combine(AppContext.BaseDirectory, "DartChat.dll");
+    private static readonly string Sample = PeerProcess.BuiltProgram("samples/DartChat", "DartChat.dll");
 
     [Fact]
     public async Task The_client_scans_finds_the_server_joins_and_its_message_is_received()

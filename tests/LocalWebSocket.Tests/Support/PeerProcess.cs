@@ -45,8 +45,23 @@ internal sealed class PeerProcess : IAsyncDisposable
 
     public static string PeersDirectory { get; } = FindPeersDirectory();
 
-    /// <summary>The lws tool as built next to the tests, started the way a user runs it.</summary>
-    public static string LwsDll { get; } = Path.Combine(AppContext.BaseDirectory, "lws.dll");
+    /// <summary>The lws tool as built in its own project's output, started the way a user runs it.</summary>
+    /// <remarks>
+    /// Not the copy next to the tests: this test project also references ASP.NET Core, whose shared framework
+    /// then stands in for packages (logging abstractions) that the tool, a plain console app, needs beside it.
+    /// </remarks>
+    public static string LwsDll { get; } = BuiltProgram("src/LocalWebSocket.Cli", "lws.dll");
+
+    /// <summary>
+    /// A program as its project built it (<c>project/bin/Debug/net10.0/program.dll</c>), in the tests' own
+    /// configuration and target framework.
+    /// </summary>
+    public static string BuiltProgram(string project, string dll)
+    {
+        var output = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        var path = Path.Combine(Path.GetDirectoryName(PeersDirectory)!, "..", project, "bin", output.Parent!.Name, output.Name, dll);
+        return File.Exists(path) ? Path.GetFullPath(path) : throw new InvalidOperationException($"{path} is not built: build the solution first.");
+    }
 
     /// <summary>The program's standard input, when it was started with it redirected.</summary>
     public StreamWriter StandardInput => _process.StandardInput;
