@@ -1,4 +1,5 @@
 using LocalWebSocket.AspNetCore;
+using System.Diagnostics.Metrics;
 using LocalWebSocket.Server;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
@@ -30,9 +31,13 @@ public static class LocalWebSocketServiceCollectionExtensions
             options.Configure(configure);
         }
 
-        services.TryAddSingleton(provider => new LocalWebSocketServer(
-            provider.GetRequiredService<IOptions<LocalWebSocketServerOptions>>().Value,
-            provider.GetService<ILoggerFactory>()));
+        services.TryAddSingleton(provider =>
+        {
+            var settings = provider.GetRequiredService<IOptions<LocalWebSocketServerOptions>>().Value;
+            // The app's meter factory, so that its metrics pipeline (OpenTelemetry, dotnet-counters) owns the meter.
+            settings.MeterFactory ??= provider.GetService<IMeterFactory>();
+            return new LocalWebSocketServer(settings, provider.GetService<ILoggerFactory>());
+        });
         services.AddHostedService<LocalWebSocketHostedService>();
         return services;
     }

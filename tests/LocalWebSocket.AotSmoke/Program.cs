@@ -106,7 +106,7 @@ try
 
     await client.ReconnectNowAsync(ct);
     await Until(() => { lock (states) { return states.Contains(ConnectionState.Reconnected); } }, "reconnected at once");
-    var metrics = client.GetMetrics();
+    var metrics = client.GetStatistics();
     Check(metrics.MessagesSent >= 5 && metrics.MessagesReceived >= 6, $"client metrics: {metrics.MessagesSent} sent, {metrics.MessagesReceived} received");
 
     var id = server.Clients[0].Id;

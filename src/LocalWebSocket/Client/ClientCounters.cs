@@ -2,8 +2,8 @@ using System.Net.WebSockets;
 
 namespace LocalWebSocket.Client;
 
-/// <summary>The live counters behind <see cref="ClientMetrics"/>.</summary>
-internal sealed class ClientCounters
+/// <summary>The live counters behind <see cref="ClientStatistics"/>, and the client's metrics beside them.</summary>
+internal sealed class ClientCounters(Internal.Telemetry.ClientInstruments instruments)
 {
     private readonly Lock _gate = new();
     private long _messagesSent;
@@ -24,16 +24,32 @@ internal sealed class ClientCounters
     {
         Interlocked.Increment(ref _messagesSent);
         Interlocked.Add(ref _bytesSent, bytes);
+        if (instruments.Messages.Enabled)
+        {
+            instruments.Messages.Add(1, Internal.Telemetry.Sent);
+            instruments.Bytes.Add(bytes, Internal.Telemetry.Sent);
+        }
     }
 
     public void CountReceived(int bytes)
     {
         Interlocked.Increment(ref _messagesReceived);
         Interlocked.Add(ref _bytesReceived, bytes);
+        if (instruments.Messages.Enabled)
+        {
+            instruments.Messages.Add(1, Internal.Telemetry.Received);
+            instruments.Bytes.Add(bytes, Internal.Telemetry.Received);
+        }
     }
 
     public void CountConnected(DateTimeOffset at, bool isReconnect)
     {
+        instruments.ActiveConnections.Add(1);
+        if (isReconnect)
+        {
+            instruments.Reconnects.Add(1);
+        }
+
         lock (_gate)
         {
             _connects++;
@@ -46,6 +62,7 @@ internal sealed class ClientCounters
 
     public void CountDisconnected(WebSocketCloseStatus? status, string? description)
     {
+        instruments.ActiveConnections.Add(-1);
         lock (_gate)
         {
             _disconnects++;
@@ -95,11 +112,11 @@ internal sealed class ClientCounters
         }
     }
 
-    public ClientMetrics Snapshot(ConnectionState state, Uri? url, int queued)
+    public ClientStatistics Snapshot(ConnectionState state, Uri? url, int queued)
     {
         lock (_gate)
         {
-            return new ClientMetrics
+            return new ClientStatistics
             {
                 State = state,
                 Url = url,

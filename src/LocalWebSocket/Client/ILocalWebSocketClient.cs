@@ -55,5 +55,5 @@ public interface ILocalWebSocketClient : IAsyncDisposable
     Task ReconnectNowAsync(CancellationToken cancellationToken = default);
 
     /// <summary>Counters and connection facts.</summary>
-    ClientMetrics GetMetrics();
+    ClientStatistics GetStatistics();
 }

@@ -157,6 +157,7 @@ public sealed partial class LocalWebSocketClient
         {
             var end = await connection.Completion.ConfigureAwait(false);
             _counters.CountDisconnected(end.Status, end.Description);
+            _logger.ConnectionEnded(end.Status, end.Description);
             lock (_stateGate)
             {
                 ForgetConnectionLocked(connection);
@@ -172,7 +173,7 @@ public sealed partial class LocalWebSocketClient
             try
             {
                 // Reconnecting is told once the first attempt is scheduled, so that a handler of it finds the
-                // attempt's time in GetMetrics().
+                // attempt's time in GetStatistics().
                 next = await RetryAsync(
                     session, end.Error, end.Status, isReconnect: true, CancellationToken.None,
                     onFirstScheduled: () => Transition(ConnectionState.Reconnecting, end.Status, end.Description, end.Error)).ConfigureAwait(false);
@@ -249,6 +250,7 @@ public sealed partial class LocalWebSocketClient
             }
 
             _counters.AttemptScheduled(attempt, now + delay);
+            _logger.ReconnectScheduled(delay, attempt);
             if (attempt == 1)
             {
                 onFirstScheduled?.Invoke();
@@ -278,6 +280,49 @@ public sealed partial class LocalWebSocketClient
     /// starts receiving, runs the after-connect hook, sends the outbox, and only then reports the state.
     /// </summary>
     private async Task<ClientConnection> ConnectOnceAsync(Session session, int attempt, bool isReconnect, CancellationToken cancellationToken)
+    {
+        var startedAt = _time.GetTimestamp();
+        using var activity = Internal.Telemetry.Source.StartActivity(LocalWebSocketTelemetry.ClientConnectActivity, System.Diagnostics.ActivityKind.Client);
+        if (activity is { IsAllDataRequested: true })
+        {
+            activity.SetTag("server.address", session.Url.IdnHost);
+            activity.SetTag("server.port", session.Url.Port);
+            activity.SetTag("localwebsocket.attempt", attempt);
+        }
+
+        string? errorType = null;
+        _logger.Connecting(session.Url, attempt);
+        try
+        {
+            var connection = await ConnectOnceCoreAsync(session, attempt, isReconnect, cancellationToken).ConfigureAwait(false);
+            _logger.Connected(Url);
+            return connection;
+        }
+        catch (Exception exception)
+        {
+            errorType = Internal.Telemetry.ErrorType(exception);
+            _logger.ConnectFailed(session.Url, exception.Message);
+            activity?.SetTag("error.type", errorType);
+            activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, exception.Message);
+            throw;
+        }
+        finally
+        {
+            var outcome = new KeyValuePair<string, object?>("error.type", errorType);
+            if (errorType is null)
+            {
+                _instruments.ConnectionAttempts.Add(1);
+                _instruments.ConnectDuration.Record(_time.GetElapsedTime(startedAt).TotalSeconds);
+            }
+            else
+            {
+                _instruments.ConnectionAttempts.Add(1, outcome);
+                _instruments.ConnectDuration.Record(_time.GetElapsedTime(startedAt).TotalSeconds, outcome);
+            }
+        }
+    }
+
+    private async Task<ClientConnection> ConnectOnceCoreAsync(Session session, int attempt, bool isReconnect, CancellationToken cancellationToken)
     {
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(session.Stopping, cancellationToken);
         limit.CancelAfter(_options.ConnectTimeout);

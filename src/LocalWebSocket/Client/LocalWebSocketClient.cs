@@ -25,7 +25,9 @@ public sealed partial class LocalWebSocketClient : ILocalWebSocketClient
     private readonly SemaphoreSlim _lifecycle = new(1, 1);
     private readonly EventStream<WebSocketMessage> _messages;
     private readonly EventStream<ConnectionStateChangedEventArgs> _stateChanges;
-    private readonly ClientCounters _counters = new();
+    private readonly ClientCounters _counters;
+    private readonly Microsoft.Extensions.Logging.ILogger _logger;
+    private readonly Internal.Telemetry.ClientInstruments _instruments;
 
     private ConnectionState _state = ConnectionState.Disconnected;
     private bool _disposed;
@@ -33,10 +35,15 @@ public sealed partial class LocalWebSocketClient : ILocalWebSocketClient
     /// <summary>Creates a client; it connects with <see cref="ConnectAsync(Uri, CancellationToken)"/>.</summary>
     /// <param name="options">Settings; copied, so later changes to the object do not affect this client.</param>
     /// <exception cref="ArgumentException">A header or subprotocol in <paramref name="options"/> is not valid HTTP.</exception>
-    public LocalWebSocketClient(LocalWebSocketClientOptions? options = null)
+    /// <param name="loggerFactory">Where the client logs (its connection's life at Debug, handlers that threw as errors); nowhere by default.</param>
+    public LocalWebSocketClient(LocalWebSocketClientOptions? options = null, Microsoft.Extensions.Logging.ILoggerFactory? loggerFactory = null)
     {
+        _logger = (Microsoft.Extensions.Logging.ILogger?)loggerFactory?.CreateLogger(typeof(LocalWebSocketClient).FullName!)
+            ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         _options = (options ?? new LocalWebSocketClientOptions()).Snapshot();
         _time = _options.TimeProvider;
+        _instruments = Internal.Telemetry.ForClients(_options.MeterFactory);
+        _counters = new ClientCounters(_instruments);
         Details = new Dictionary<string, string>(_options.Details, StringComparer.Ordinal).AsReadOnly();
         _messages = new(_options.StreamBufferCapacity);
         _stateChanges = new(_options.StreamBufferCapacity);
@@ -85,7 +92,7 @@ public sealed partial class LocalWebSocketClient : ILocalWebSocketClient
     public IAsyncEnumerable<ConnectionStateChangedEventArgs> StateChanges => _stateChanges;
 
     /// <summary>Counters and connection facts.</summary>
-    public ClientMetrics GetMetrics()
+    public ClientStatistics GetStatistics()
     {
         int queued;
         ConnectionState state;
@@ -126,7 +133,7 @@ public sealed partial class LocalWebSocketClient : ILocalWebSocketClient
             }
             catch (Exception exception) when (exception is not OperationCanceledException)
             {
-                System.Diagnostics.Trace.TraceError($"A receive interceptor threw; the message is dropped: {exception}");
+                _logger.InterceptorThrew(exception);
                 return;
             }
 
@@ -148,7 +155,7 @@ public sealed partial class LocalWebSocketClient : ILocalWebSocketClient
         catch (Exception exception)
         {
             // A throwing handler must not end the connection.
-            System.Diagnostics.Trace.TraceError($"A MessageReceived handler threw: {exception}");
+            _logger.MessageHandlerThrew(exception);
         }
     }
 
@@ -193,7 +200,7 @@ public sealed partial class LocalWebSocketClient : ILocalWebSocketClient
         }
         catch (Exception exception)
         {
-            System.Diagnostics.Trace.TraceError($"A StateChanged handler threw: {exception}");
+            _logger.StateHandlerThrew(exception);
         }
     }
 }

@@ -127,6 +127,12 @@ public sealed class LocalWebSocketClientOptions
         set => _outboxCapacity = OptionGuards.AtLeast(value, 1);
     }
 
+    /// <summary>
+    /// Where the client's meter (<see cref="LocalWebSocketTelemetry.Name"/>) comes from: an app's DI container
+    /// passes its own. Null (the default): the meter every client of the process shares.
+    /// </summary>
+    public System.Diagnostics.Metrics.IMeterFactory? MeterFactory { get; set; }
+
     /// <summary>The clock of backoff waits and metrics; inject a fake one in tests. Default <see cref="TimeProvider.System"/>.</summary>
     public TimeProvider TimeProvider
     {

@@ -25,6 +25,12 @@ public sealed class DiscoveryOptions
     public ScannerOptions Scanner { get; } = new();
 
     /// <summary>
+    /// Where discovery's meter (<see cref="LocalWebSocketTelemetry.Name"/>) comes from, for mDNS and for the scan
+    /// when <see cref="ScannerOptions.MeterFactory"/> is not set. Null (the default): the meter the process shares.
+    /// </summary>
+    public System.Diagnostics.Metrics.IMeterFactory? MeterFactory { get; set; }
+
+    /// <summary>
     /// The interfaces to browse mDNS on (IPv4 and IPv6), each named by one of its addresses. Empty (the default):
     /// every interface that is up, multicast-capable and not loopback.
     /// </summary>

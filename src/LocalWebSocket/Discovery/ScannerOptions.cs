@@ -49,5 +49,11 @@ public sealed class ScannerOptions
         set => _interval = OptionGuards.PositiveTime(value);
     }
 
+    /// <summary>
+    /// Where the scanner's meter (<see cref="LocalWebSocketTelemetry.Name"/>) comes from: an app's DI container
+    /// passes its own. Null (the default): the meter the process shares.
+    /// </summary>
+    public System.Diagnostics.Metrics.IMeterFactory? MeterFactory { get; set; }
+
     internal ScannerOptions Snapshot() => (ScannerOptions)MemberwiseClone();
 }

@@ -1,3 +1,4 @@
+using LocalWebSocket.Internal;
 using System.Diagnostics;
 using System.Net;
 using System.Runtime.CompilerServices;
@@ -28,7 +29,9 @@ public sealed class ServerDiscovery : IDisposable
     {
         _options = options ?? new DiscoveryOptions();
         _time = timeProvider ?? TimeProvider.System;
-        _scanner = new ServerScanner(_options.Scanner, _time);
+        var scanner = _options.Scanner.Snapshot();
+        scanner.MeterFactory ??= _options.MeterFactory;
+        _scanner = new ServerScanner(scanner, _time);
     }
 
     /// <summary>
@@ -54,7 +57,7 @@ public sealed class ServerDiscovery : IDisposable
 
         if (_options.UseMdns)
         {
-            var rounds = new MdnsBrowser(MdnsInterfaces(), _time).WatchAsync(stop.Token).Select(static snapshot => (snapshot, true));
+            var rounds = new MdnsBrowser(MdnsInterfaces(), _time) { Instruments = Telemetry.ForDiscovery(_options.MeterFactory) }.WatchAsync(stop.Token).Select(static snapshot => (snapshot, true));
             producers.Add(ProduceAsync(DiscoverySource.Mdns, rounds, updates.Writer));
         }
 
@@ -215,7 +218,7 @@ public sealed class ServerDiscovery : IDisposable
             window.CancelAfter(_options.MdnsWait);
             try
             {
-                var browser = new MdnsBrowser(MdnsInterfaces(), _time);
+                var browser = new MdnsBrowser(MdnsInterfaces(), _time) { Instruments = Telemetry.ForDiscovery(_options.MeterFactory) };
                 await foreach (var snapshot in browser.BrowseOnceAsync(_options.MdnsAnswerWindow, window.Token).ConfigureAwait(false))
                 {
                     foreach (var server in snapshot.Added.Concat(snapshot.Changed))

@@ -22,6 +22,7 @@ public sealed class ServerScanner : IDisposable
     private readonly ScannerOptions _options;
     private readonly TimeProvider _time;
     private readonly HttpClient _http;
+    private readonly Internal.Telemetry.DiscoveryInstruments _instruments;
 
     /// <summary>Creates a scanner.</summary>
     /// <param name="options">Settings; copied.</param>
@@ -30,6 +31,7 @@ public sealed class ServerScanner : IDisposable
     {
         _options = (options ?? new ScannerOptions()).Snapshot();
         _time = timeProvider ?? TimeProvider.System;
+        _instruments = Internal.Telemetry.ForDiscovery(_options.MeterFactory);
         _http = new HttpClient(new SocketsHttpHandler
         {
             // A proxy would send our probes elsewhere, and a redirect would make a non-server look like one.
@@ -188,6 +190,7 @@ public sealed class ServerScanner : IDisposable
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         var clock = Stopwatch.StartNew();
         var authority = IPAddress.TryParse(host, out var literal) && literal.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{host}]" : host;
+        _instruments.Probes.Add(1, Internal.Telemetry.Scan);
         try
         {
             using var request = new HttpRequestMessage(HttpMethod.Get, $"http://{authority}:{_options.Port}/");
@@ -213,6 +216,7 @@ public sealed class ServerScanner : IDisposable
             }
 
             var address = literal ?? await ResolveAsync(host, deadline.Token).ConfigureAwait(false);
+            _instruments.ServersFound.Add(1, Internal.Telemetry.Scan);
             return new DiscoveredServer(
                 new UriBuilder("ws", authority.Trim('[', ']'), _options.Port, ProtocolConstants.WebSocketPath).Uri,
                 address,

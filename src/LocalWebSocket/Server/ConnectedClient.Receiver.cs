@@ -56,13 +56,13 @@ public sealed partial class ConnectedClient
         {
             // OperationCanceledException from elsewhere than our token: the WebSocket's keep-alive got no pong.
             error = exception;
-            _server.Logger.LogDebug(exception, "Connection of client {ClientId} broke.", Id);
+            _server.Logger.ConnectionBroke(exception, Id);
         }
         catch (Exception exception)
         {
             // Nobody awaits this loop: whatever went wrong ends this connection only, and is logged.
             error = exception;
-            _server.Logger.LogError(exception, "Connection of client {ClientId} failed.", Id);
+            _server.Logger.ConnectionError(exception, Id);
         }
         finally
         {
@@ -111,7 +111,7 @@ public sealed partial class ConnectedClient
         }
         catch (Exception exception) when (exception is IOException or ObjectDisposedException or OperationCanceledException or TimeoutException)
         {
-            _server.Logger.LogDebug(exception, "The close frame for client {ClientId} could not be written.", Id);
+            _server.Logger.CloseNotWritten(exception, Id);
         }
     }
 
@@ -128,8 +128,7 @@ public sealed partial class ConnectedClient
 
             case AssemblyOutcome.TooLarge:
                 _server.Counters.CountOversized();
-                _server.Logger.LogInformation(
-                    "Client {ClientId} sent a message over {MaxMessageSize} bytes; closing with 1009.", Id, _options.MaxMessageSize);
+                _server.Logger.MessageTooBig(Id, _options.MaxMessageSize);
                 RequestClose(WebSocketCloseStatus.MessageTooBig, "Message too big", discardQueued: true);
                 await DiscardUntilCloseAsync().ConfigureAwait(false);
                 return false;

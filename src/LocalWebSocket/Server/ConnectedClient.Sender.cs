@@ -130,7 +130,7 @@ public sealed partial class ConnectedClient
                         _server.Counters.CountSlowClient();
                         startDrain = BeginCloseLocked(
                             (WebSocketCloseStatus)1013, "Send queue full", discardQueued: true);
-                        _server.Logger.LogWarning("Client {ClientId} did not keep up; its send queue is full and it is disconnected.", Id);
+                        _server.Logger.SlowClient(Id);
                         break;
                 }
 
@@ -412,7 +412,7 @@ public sealed partial class ConnectedClient
             // A failed write means the connection is gone: nothing more can be sent on it.
             if (exception is not OperationCanceledException)
             {
-                _server.Logger.LogDebug(exception, "Sending to client {ClientId} failed.", Id);
+                _server.Logger.SendFailed(exception, Id);
             }
 
             ReleaseTaken(batch, written, taken);

@@ -193,8 +193,7 @@ public sealed partial class ConnectedClient : IDataWaitObserver
                     catch (Exception exception)
                     {
                         _server.Counters.CountHookFailure();
-                        Microsoft.Extensions.Logging.LoggerExtensions.LogError(
-                            _server.Logger, exception, "The {Hook} hook failed for client {ClientId}; the server goes on.", name, Id);
+                        _server.Logger.HookFailed(exception, name, Id);
                     }
                 },
                 CancellationToken.None,

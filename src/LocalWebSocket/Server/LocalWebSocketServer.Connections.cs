@@ -45,7 +45,7 @@ public sealed partial class LocalWebSocketServer
             {
                 // Out of file descriptors or a connection reset before accept: log and keep accepting,
                 // after a pause so that a persistent error does not spin.
-                Logger.LogWarning(exception, "Accepting a connection failed.");
+                Logger.AcceptFailed(exception);
                 await Task.Delay(50, stopping).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                 continue;
             }
@@ -106,7 +106,7 @@ public sealed partial class LocalWebSocketServer
         catch (Exception exception)
         {
             // One connection's failure never reaches the others or the accept loop.
-            Logger.LogDebug(exception, "A connection ended with an error.");
+            Logger.ConnectionFailed(exception);
         }
         finally
         {
@@ -308,7 +308,7 @@ public sealed partial class LocalWebSocketServer
         catch (Exception exception) when (exception is System.Security.Authentication.AuthenticationException or IOException or OperationCanceledException)
         {
             Counters.CountTlsFailure();
-            Logger.LogDebug(exception, "A TLS handshake failed.");
+            Logger.TlsFailed(exception);
             await tls.DisposeAsync().ConfigureAwait(false);
             return null;
         }
@@ -355,6 +355,23 @@ public sealed partial class LocalWebSocketServer
     /// </summary>
     private async ValueTask<ConnectedClient?> UpgradeAsync(WebSocketUpgradeRequest request, CancellationToken cancellationToken)
     {
+        var startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        var activity = StartHandshakeActivity(request);
+        try
+        {
+            return await UpgradeCoreAsync(request, activity, startedAt, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception exception)
+        {
+            // A timeout or a dropped connection during authentication or validation: measured like a refusal.
+            EndHandshake(activity, startedAt, client: null, Telemetry.ErrorType(exception));
+            throw;
+        }
+    }
+
+    private async ValueTask<ConnectedClient?> UpgradeCoreAsync(
+        WebSocketUpgradeRequest request, System.Diagnostics.Activity? activity, long startedAt, CancellationToken cancellationToken)
+    {
         var headers = request.Headers;
         var subProtocol = UpgradeRules.NegotiateSubProtocol(headers, _options.SubProtocols);
         var deflate = _options.DangerousDeflateOptions is { } limits
@@ -370,6 +387,7 @@ public sealed partial class LocalWebSocketServer
         {
             Counters.CountOriginRejected();
             await request.SendRefusalAsync(HandshakeRefusal.Plain(403, "Origin not allowed."), cancellationToken).ConfigureAwait(false);
+            EndHandshake(activity, startedAt, client: null, "origin");
             return null;
         }
 
@@ -380,6 +398,7 @@ public sealed partial class LocalWebSocketServer
             if (refusal is not null)
             {
                 await request.SendRefusalAsync(refusal, cancellationToken).ConfigureAwait(false);
+                EndHandshake(activity, startedAt, client: null, "authentication");
                 return null;
             }
 
@@ -407,15 +426,17 @@ public sealed partial class LocalWebSocketServer
         var accepted = await ValidateClientAsync(client, cancellationToken).ConfigureAwait(false);
         var joined = accepted && TryJoin(client);
         Stream transport;
+        string? failure = !accepted ? "validation" : !joined ? "server_stopping" : null;
         try
         {
             transport = await request.AcceptAsync(subProtocol, deflate?.Header, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception exception)
         {
+            failure = Telemetry.ErrorType(exception);
             // Gone before the 101 (or a host that failed to send it): the receive loop ends at once, on a
             // connection already aborted, and the client leaves the usual way.
-            Logger.LogDebug(exception, "The 101 response to {RemoteEndPoint} failed.", remoteEndPoint);
+            Logger.SwitchingProtocolsFailed(exception, remoteEndPoint);
             client.Abort();
             transport = Stream.Null;
         }
@@ -438,6 +459,7 @@ public sealed partial class LocalWebSocketServer
         }
 
         client.ReleaseSending();
+        EndHandshake(activity, startedAt, client, failure);
         return client;
     }
 
@@ -473,14 +495,14 @@ public sealed partial class LocalWebSocketServer
         }
         catch (Exception exception) when (exception is not OperationCanceledException)
         {
-            Logger.LogError(exception, "The client validator threw; the client is refused.");
+            Logger.ValidatorThrew(exception);
             result = Security.ClientValidationResult.Refuse("Validator error");
         }
 
         if (!result.Accepted)
         {
             Counters.CountClientRefused();
-            Logger.LogInformation("Client from {RemoteEndPoint} refused: {Reason}.", client.RemoteEndPoint, result.Reason);
+            Logger.ClientRefused(client.RemoteEndPoint, result.Reason);
         }
 
         return result.Accepted;
@@ -502,7 +524,7 @@ public sealed partial class LocalWebSocketServer
         }
         catch (Exception exception) when (exception is not OperationCanceledException)
         {
-            Logger.LogError(exception, "The request authenticator threw; the request is denied.");
+            Logger.AuthenticatorThrew(exception);
             result = Security.AuthenticationResult.Deny(500, "Authentication failed");
         }
 
@@ -512,7 +534,7 @@ public sealed partial class LocalWebSocketServer
         }
 
         Counters.CountAuthenticationFailure();
-        Logger.LogInformation("Request from {RemoteEndPoint} denied: {Status} {Reason}.", remoteEndPoint, result.StatusCode, result.Reason);
+        Logger.RequestDenied(remoteEndPoint, result.StatusCode, result.Reason);
         return (HandshakeRefusal.AuthenticationFailed(result.StatusCode, result.Reason ?? "Authentication failed"), null);
     }
 

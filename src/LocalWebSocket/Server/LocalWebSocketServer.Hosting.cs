@@ -109,7 +109,7 @@ public sealed partial class LocalWebSocketServer
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && !stopping.IsCancellationRequested)
         {
             Counters.CountHandshakeTimeout();
-            Logger.LogDebug("The upgrade of {RemoteEndPoint} timed out.", request.RemoteEndPoint);
+            Logger.UpgradeTimedOut(request.RemoteEndPoint);
             return;
         }
         finally
@@ -168,7 +168,7 @@ public sealed partial class LocalWebSocketServer
         }
         catch (Exception exception) when (exception is IOException or OperationCanceledException or ObjectDisposedException)
         {
-            Logger.LogDebug(exception, "A connection ended with an error.");
+            Logger.ConnectionFailed(exception);
         }
         finally
         {

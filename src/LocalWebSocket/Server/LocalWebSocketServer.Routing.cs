@@ -42,11 +42,7 @@ public sealed partial class LocalWebSocketServer
         }
 
         Counters.CountJoined();
-        if (Logger.IsEnabled(LogLevel.Information))
-        {
-            // Guarded: the arguments are boxed into an array even when nothing is logged.
-            Logger.LogInformation("Client {ClientId} joined from {RemoteEndPoint}.", client.Id, client.RemoteEndPoint);
-        }
+        Logger.ClientJoined(client.Id, client.RemoteEndPoint);
 
         if (_options.LifecycleHandler is { } lifecycle)
         {
@@ -83,10 +79,12 @@ public sealed partial class LocalWebSocketServer
             Volatile.Write(ref _clientSnapshot, null);
         }
 
-        if (Logger.IsEnabled(LogLevel.Information))
+        if (Logger.IsEnabled(LogLevel.Debug))
         {
-            Logger.LogInformation("Client {ClientId} left ({CloseStatus}).", client.Id, status?.ToString() ?? "no close frame");
+            // Guarded: the status is formatted even when nothing is logged.
+            Logger.ClientLeft(client.Id, status?.ToString() ?? "no close frame");
         }
+
         var disconnected = new ClientDisconnectedEventArgs(client, status, description, error);
         if (_options.LifecycleHandler is { } lifecycle)
         {
@@ -144,7 +142,7 @@ public sealed partial class LocalWebSocketServer
         }
         catch (Exception exception) when (exception is not OperationCanceledException)
         {
-            Logger.LogError(exception, "The message validator threw; the message is dropped.");
+            Logger.MessageValidatorThrew(exception);
             verdict = Security.MessageVerdict.Drop;
         }
 

@@ -77,6 +77,7 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
 
         _details = _options.Details;
         _detailsDocument = Serialize(_details);
+        CreateInstruments();
         _addressLimits = new AddressLimiter(_options.MaxConnectionsPerIp, _options.HandshakesPerSecondPerIp, TimeProvider.System);
 
         var capacity = _options.StreamBufferCapacity;
@@ -266,7 +267,7 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
             }
             catch (Exception exception) when (exception is System.Net.Sockets.SocketException or ObjectDisposedException)
             {
-                Logger.LogDebug(exception, "Announcing new details over mDNS failed.");
+                Logger.AnnouncingFailed(exception);
             }
         }
     }
@@ -283,7 +284,7 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
         {
             AdvertisingError = new LocalWebSocketException(
                 LocalWebSocketErrorCode.ConnectionFailed, "mDNS advertising needs the endpoint the host listens on; the server was started without one.");
-            Logger.LogWarning("{Problem}", AdvertisingError.Message);
+            Logger.AdvertisingProblem(AdvertisingError.Message);
             return;
         }
 
@@ -301,7 +302,7 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
         {
             await advertiser.StartAsync(interfaces, cancellationToken).ConfigureAwait(false);
             _advertiser = advertiser;
-            Logger.LogInformation("Advertising {Service} over mDNS on {Interfaces}.", advertiser.InstanceFqdn, advertiser.LinksDescription);
+            Logger.Advertising(advertiser.InstanceFqdn, advertiser.LinksDescription);
             ReportDetailsLeftOut(advertiser);
         }
         catch (OperationCanceledException)
@@ -314,7 +315,7 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
             await advertiser.DisposeAsync().ConfigureAwait(false);
             AdvertisingError = exception as LocalWebSocketException
                 ?? new LocalWebSocketException(LocalWebSocketErrorCode.ConnectionFailed, "mDNS advertising failed: " + exception.Message, null, exception);
-            Logger.LogWarning(exception, "mDNS advertising is not available; clients can still find this server by scanning.");
+            Logger.AdvertisingUnavailable(exception);
         }
     }
 
@@ -329,7 +330,7 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
         AdvertisingError = error;
         if (error is not null && error.Message != before?.Message)
         {
-            Logger.LogWarning("{Problem}", error.Message);
+            Logger.AdvertisingProblem(error.Message);
         }
     }
 
@@ -413,11 +414,11 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
         _idleLoop = _options.IdleTimeout == Timeout.InfiniteTimeSpan ? Task.CompletedTask : CloseIdleClientsAsync(_stoppingToken);
         if (_listener is not null)
         {
-            Logger.LogInformation("Listening on {EndPoint}.", endPoint);
+            Logger.Listening(endPoint);
         }
         else
         {
-            Logger.LogInformation("Started, hosted{At}.", endPoint is null ? "" : " at " + endPoint);
+            Logger.StartedHosted(endPoint);
         }
 
         try
@@ -484,7 +485,7 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
         }
         catch (Exception exception)
         {
-            Logger.LogDebug(exception, "The accept loop ended with an error.");
+            Logger.AcceptLoopFailed(exception);
         }
 
         foreach (var client in clients)
@@ -510,7 +511,7 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
         _stopping.Dispose();
         _stopping = null;
         _localEndPoint = null;
-        Logger.LogInformation("Stopped.");
+        Logger.Stopped();
     }
 
     /// <summary>Stops the server if it runs and ends every stream. Safe to call more than once.</summary>
@@ -541,6 +542,12 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
         {
             _runningChanges.Publish(false);
             Raise(Stopped, EventArgs.Empty);
+        }
+
+        if (_options.MeterFactory is null)
+        {
+            // A factory's meter is the factory's to dispose (and may be shared with other servers).
+            Meter.Dispose();
         }
 
         _messages.Complete();
@@ -739,7 +746,7 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
         }
         catch (Exception exception)
         {
-            Logger.LogError(exception, "An event handler threw; the server goes on.");
+            Logger.HandlerThrew(exception);
         }
     }
 
@@ -751,7 +758,7 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
         }
         catch (Exception exception)
         {
-            Logger.LogError(exception, "An event handler threw; the server goes on.");
+            Logger.HandlerThrew(exception);
         }
     }
 }

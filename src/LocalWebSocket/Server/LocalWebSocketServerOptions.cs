@@ -266,6 +266,13 @@ public sealed class LocalWebSocketServerOptions
     public bool PerIpLimitsApplyToLoopback { get; set; }
 
     /// <summary>
+    /// Where the server's meter (<see cref="LocalWebSocketTelemetry.Name"/>) comes from: an app's DI container
+    /// passes its own (the ASP.NET Core and hosting packages do), so that it owns the meter and its listeners.
+    /// Null (the default): the server makes a meter of its own, disposed with it.
+    /// </summary>
+    public System.Diagnostics.Metrics.IMeterFactory? MeterFactory { get; set; }
+
+    /// <summary>
     /// A client that sends no message for this long is closed with 1001 <c>Idle timeout</c>.
     /// <see cref="Timeout.InfiniteTimeSpan"/> (the default) never closes idle clients; keep-alive pings
     /// still catch dead ones.

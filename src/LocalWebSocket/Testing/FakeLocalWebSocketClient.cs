@@ -127,11 +127,11 @@ public sealed class FakeLocalWebSocketClient : ILocalWebSocketClient
     }
 
     /// <inheritdoc />
-    public ClientMetrics GetMetrics()
+    public ClientStatistics GetStatistics()
     {
         lock (_gate)
         {
-            return new ClientMetrics
+            return new ClientStatistics
             {
                 State = _state,
                 Url = Url,

@@ -65,7 +65,7 @@ public sealed class ClientFeatureTests
         await client.SendAsync(new byte[] { 1, 2, 3 }.AsMemory());
         await received.WaitForCountAsync(2);
 
-        var metrics = client.GetMetrics();
+        var metrics = client.GetStatistics();
         Assert.Equal(2, metrics.MessagesSent);
         Assert.Equal(9, metrics.BytesSent);
         Assert.Equal(2, metrics.MessagesReceived);

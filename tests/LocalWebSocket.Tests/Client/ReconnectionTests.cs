@@ -53,7 +53,7 @@ public sealed class ReconnectionTests
         Assert.Equal(
             [ConnectionState.Connecting, ConnectionState.Connected, ConnectionState.Reconnecting, ConnectionState.Reconnected],
             watched.States.Items.Select(e => e.State));
-        var metrics = watched.Client.GetMetrics();
+        var metrics = watched.Client.GetStatistics();
         Assert.Equal(2, metrics.Connects);
         Assert.Equal(1, metrics.SuccessfulReconnects);
         Assert.True(metrics.ReconnectAttempts >= 1);
@@ -85,7 +85,7 @@ public sealed class ReconnectionTests
         await server.StopAsync().Within();
         await watched.WaitForStateAsync(ConnectionState.Reconnecting);
         var queued = Enumerable.Range(1, 5).Select(i => watched.Client.SendAsync($"queued {i}").AsTask()).ToArray();
-        Assert.Equal(5, watched.Client.GetMetrics().QueuedMessages);
+        Assert.Equal(5, watched.Client.GetStatistics().QueuedMessages);
         Assert.All(queued, t => Assert.False(t.IsCompleted));
         await server.StartAsync().Within();
         await Task.WhenAll(queued).Within();
@@ -94,7 +94,7 @@ public sealed class ReconnectionTests
         var seen = await atServer.WaitForCountAsync(8);
         Assert.Equal(["hello #0", "hello #1", "queued 1", "queued 2", "queued 3", "queued 4", "queued 5", "live"], seen);
         Assert.Equal([0, 1], hookRuns.Items);
-        Assert.Equal(0, watched.Client.GetMetrics().QueuedMessages);
+        Assert.Equal(0, watched.Client.GetStatistics().QueuedMessages);
     }
 
     [Fact]
@@ -154,7 +154,7 @@ public sealed class ReconnectionTests
         var end = watched.States.Items[^1];
         Assert.Equal(LocalWebSocketErrorCode.AuthenticationFailed, end.Error!.Code);
         Assert.Equal(403, end.Error.StatusCode);
-        Assert.Equal(1, watched.Client.GetMetrics().ReconnectAttempts);
+        Assert.Equal(1, watched.Client.GetStatistics().ReconnectAttempts);
         Assert.Equal(1, server.GetStatistics().AuthenticationFailures);
     }
 
@@ -171,7 +171,7 @@ public sealed class ReconnectionTests
         await watched.WaitForStateAsync(ConnectionState.Disconnected);
 
         Assert.Equal(LocalWebSocketErrorCode.ValidationFailed, watched.States.Items[^1].Error!.Code);
-        Assert.Equal(0, watched.Client.GetMetrics().ReconnectAttempts);
+        Assert.Equal(0, watched.Client.GetStatistics().ReconnectAttempts);
         Assert.DoesNotContain(watched.States.Items, e => e.State == ConnectionState.Reconnecting);
     }
 
@@ -189,7 +189,7 @@ public sealed class ReconnectionTests
 
         Assert.Equal(ConnectionState.Disconnected, watched.Client.State);
         Assert.Equal(WebSocketCloseStatus.NormalClosure, watched.States.Items[^1].CloseStatus);
-        Assert.Equal(0, watched.Client.GetMetrics().ReconnectAttempts);
+        Assert.Equal(0, watched.Client.GetStatistics().ReconnectAttempts);
         Assert.Equal(2, server.GetStatistics().ClientsJoined);
     }
 
@@ -232,7 +232,7 @@ public sealed class ReconnectionTests
             await client.WaitForStateAsync(ConnectionState.Reconnecting);
         }
 
-        var due = watched.Select(w => w.Client.GetMetrics().NextAttemptAt ?? DateTimeOffset.MinValue).ToList();
+        var due = watched.Select(w => w.Client.GetStatistics().NextAttemptAt ?? DateTimeOffset.MinValue).ToList();
         await server.StartAsync().Within();
         foreach (var client in watched)
         {
@@ -259,7 +259,7 @@ public sealed class ReconnectionTests
         var end = watched.States.Items[^1];
         Assert.Equal(LocalWebSocketErrorCode.ReconnectGaveUp, end.Error!.Code);
         Assert.Equal(LocalWebSocketErrorCode.ConnectionFailed, Assert.IsType<LocalWebSocketException>(end.Error.InnerException).Code);
-        Assert.Equal(3, watched.Client.GetMetrics().ReconnectAttempts);
+        Assert.Equal(3, watched.Client.GetStatistics().ReconnectAttempts);
         Assert.Equal(["gave up 3"], policy.Calls);
     }
 
@@ -377,7 +377,7 @@ public sealed class ReconnectionTests
 
         await server.StopAsync().Within();
         await clock.TimerCreated.WaitUntilAsync(t => t.Contains(TimeSpan.FromSeconds(10)));
-        var waiting = watched.Client.GetMetrics();
+        var waiting = watched.Client.GetStatistics();
         await server.StartAsync().Within();
         clock.Advance(TimeSpan.FromSeconds(9));
         Assert.Equal(ConnectionState.Reconnecting, watched.Client.State);
@@ -386,7 +386,7 @@ public sealed class ReconnectionTests
 
         Assert.Equal(1, waiting.CurrentAttempt);
         Assert.Equal(clock.GetUtcNow(), waiting.NextAttemptAt);
-        Assert.Equal(clock.GetUtcNow(), watched.Client.GetMetrics().LastConnectedAt);
+        Assert.Equal(clock.GetUtcNow(), watched.Client.GetStatistics().LastConnectedAt);
     }
 
     private sealed class SwitchableTokenAuthenticator(string valid) : IRequestAuthenticator

@@ -9,8 +9,11 @@ using Microsoft.Extensions.Logging;
 namespace LocalWebSocket.Tests.Hosting;
 
 /// <summary>A hub started for one test, hosted one way or another, and what stops it.</summary>
-public sealed class HostedHub(LocalWebSocketServer server, int port, Func<ValueTask> stop) : IAsyncDisposable
+public sealed class HostedHub(LocalWebSocketServer server, int port, Func<ValueTask> stop, IServiceProvider? services = null) : IAsyncDisposable
 {
+    /// <summary>The app's services, when the host has a container (ASP.NET Core).</summary>
+    public IServiceProvider? Services { get; } = services;
+
     /// <summary>The hub, as the app sees it (for ASP.NET Core: resolved from the app's services).</summary>
     public LocalWebSocketServer Server { get; } = server;
 
@@ -65,6 +68,6 @@ public sealed class AspNetCoreHubHost
                 await app.StopAsync().WaitAsync(TestServers.Timeout);
                 await app.DisposeAsync();
             }
-        });
+        }, app.Services);
     }
 }

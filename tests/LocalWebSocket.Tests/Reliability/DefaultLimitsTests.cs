@@ -126,7 +126,7 @@ public sealed class DefaultLimitsTests
 
         var connecting = client.ConnectAsync(server.WebSocketUrl);
         await clock.TimerCreated.WaitUntilAsync(t => t.Contains(TimeSpan.FromSeconds(2)));
-        var waiting = client.GetMetrics();
+        var waiting = client.GetStatistics();
         var accepted = server.GetStatistics().ConnectionsAccepted;
         await occupant.DisposeAsync();
         await TestServers.UntilAsync(() => server.GetStatistics().OpenConnections == 0, "the occupant gone");
@@ -167,7 +167,7 @@ public sealed class DefaultLimitsTests
         {
             if (e.State == ConnectionState.Reconnecting)
             {
-                seen.TrySetResult(client.GetMetrics().NextAttemptAt);
+                seen.TrySetResult(client.GetStatistics().NextAttemptAt);
             }
         };
         await client.ConnectAsync(server.WebSocketUrl).Within();

@@ -222,7 +222,7 @@ public sealed class SecurityHookTests
         await states.WaitUntilAsync(s => s[^1].State == ConnectionState.Disconnected);
         Assert.Equal(WebSocketCloseStatus.PolicyViolation, states.Items[^1].CloseStatus);
         Assert.Equal("Message rejected", states.Items[^1].CloseDescription);
-        Assert.Equal(0, client.GetMetrics().ReconnectAttempts);
+        Assert.Equal(0, client.GetStatistics().ReconnectAttempts);
     }
 
     [Fact]

@@ -168,7 +168,7 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
         {
             // A device that starts before its network (a kiosk at boot, a phone joining Wi-Fi): it advertises
             // as soon as a suitable interface comes up.
-            _logger.LogWarning("mDNS has no interface to advertise on yet (up, multicast, with an address the server listens on); it will when one comes up.");
+            _logger.NoInterfaceYet();
         }
 
         WatchInterfaces(true);
@@ -193,7 +193,7 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
         catch (Exception exception) when (exception is PlatformNotSupportedException or System.Net.NetworkInformation.NetworkInformationException)
         {
             // Some sandboxes give no notice: the links stay as they were at start.
-            _logger.LogDebug(exception, "No network change notices here; mDNS keeps the interfaces it started on.");
+            _logger.NoChangeNotices(exception);
         }
     }
 
@@ -218,7 +218,7 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
             catch (LocalWebSocketException exception)
             {
                 failure ??= exception;
-                _logger.LogDebug(exception, "mDNS over {Family} is not available on {Link}.", family, link.Name);
+                _logger.FamilyUnavailable(exception, family, link.Name);
             }
         }
 
@@ -299,7 +299,7 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
                 var goodbye = new DnsMessage { IsResponse = true, Answers = [.. gone.Select(record => record.WithTtl(0))] };
                 if (goodbye.Answers.Count > 0)
                 {
-                    _logger.LogInformation("mDNS: {Link} changed; saying goodbye for {Count} records.", link.Link.Name, goodbye.Answers.Count);
+                    _logger.LinkChanged(link.Link.Name, goodbye.Answers.Count);
                     await SendToLinkAsync(reopened ?? link, goodbye).ConfigureAwait(false);
                 }
             }
@@ -378,7 +378,7 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
                         continue;
                     }
 
-                    _logger.LogInformation("Another host on the link claims {Name}; probing for it again.", heard.Name);
+                    _logger.NameContested(heard.Name);
 
                     // Counted like a rename: a host that keeps contradicting us without ever defending the name
                     // (it answers no probe) gets no more than 15 rounds of probes in 10 s.
@@ -418,7 +418,7 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
         {
             _announced = false;
             _claimed.TrySetException(exception);
-            _logger.LogWarning(exception, "mDNS advertising stopped.");
+            _logger.AdvertisingStopped(exception);
         }
 
         // Section 8.1: the first probe after a random 0-250 ms, so hosts that start (or see a link come up) together do not probe at once.
@@ -567,7 +567,7 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
         }
 
         var now = kind == NameEventKind.HostConflict ? HostName : InstanceName;
-        _logger.LogInformation("mDNS name {Old} is taken on the link; trying {New}.", old, now);
+        _logger.NameTaken(old, now);
 
         static int NextNumber(string current, string baseName, char separator)
         {
@@ -640,7 +640,7 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
             }
             catch (System.Net.Sockets.SocketException exception)
             {
-                _logger.LogDebug(exception, "mDNS receive on {Interface} failed.", transport);
+                _logger.ReceiveFailed(exception, transport);
                 await Task.Delay(100, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
         }
@@ -921,12 +921,12 @@ internal sealed class MdnsAdvertiser : IAsyncDisposable
         }
         catch (System.Net.Sockets.SocketException exception)
         {
-            _logger.LogDebug(exception, "mDNS send on {Interface} failed.", transport);
+            _logger.SendFailed(exception, transport);
         }
         catch (InvalidOperationException exception)
         {
             // A response that cannot be encoded (it would not fit a packet) is not sent; the loop answers on.
-            _logger.LogDebug(exception, "mDNS response on {Interface} not sent.", transport);
+            _logger.ResponseNotSent(exception, transport);
         }
     }
 

@@ -75,6 +75,9 @@ internal sealed class MdnsBrowser : IAsyncDisposable
         _instanceSuffix = "." + Normal(serviceType);
     }
 
+    /// <summary>Where queries and finds are counted; the process's shared meter unless discovery says otherwise.</summary>
+    internal Internal.Telemetry.DiscoveryInstruments Instruments { get; init; } = Internal.Telemetry.ForDiscovery(null);
+
     /// <summary>How many well-formed responses the receive loops have handled (for tests, to pace what they send).</summary>
     internal long ResponsesReceived => Interlocked.Read(ref _responsesReceived);
 
@@ -130,6 +133,7 @@ internal sealed class MdnsBrowser : IAsyncDisposable
                 {
                     first = false;
                     known = current.ToDictionary(server => server.Url);
+                    Instruments.ServersFound.Add(snapshot.Added.Count, Internal.Telemetry.Mdns);
                     yield return snapshot;
                 }
 
@@ -293,6 +297,7 @@ internal sealed class MdnsBrowser : IAsyncDisposable
                         foreach (var packet in packets)
                         {
                             await transport.SendAsync(packet, null, cancellationToken).ConfigureAwait(false);
+                            Instruments.Probes.Add(1, Internal.Telemetry.Mdns);
                         }
                     }
 

@@ -3,7 +3,7 @@ using System.Net.WebSockets;
 namespace LocalWebSocket.Client;
 
 /// <summary>A client's counters and connection facts, read at one moment.</summary>
-public sealed record ClientMetrics
+public sealed record ClientStatistics
 {
     /// <summary>The connection state.</summary>
     public required ConnectionState State { get; init; }
