@@ -3,6 +3,7 @@
 # of percent. With several servers, each gets one warm instance and their runs alternate, so that a noisy
 # minute on the machine hits them alike. Loopback only.
 #   bench/median.sh "lws kestrel" fanout|echo|rawecho|rtt [RUNS]
+#   LWS_BASE=/tmp/base/src/LocalWebSocket.Cli/bin/Release/net10.0 bench/median.sh "lws lws-base" fanout   before/after a change
 # fanout: 1 -> 1000 readers; echo: 32 B pipelined; rawecho: the same from a raw-socket client; rtt: 32 B round
 # trip. Prints every run, then the medians.
 set -euo pipefail
@@ -21,6 +22,10 @@ for server in $servers; do
   case $server in
     lws) echo_flag=""; [ "$mode" = echo ] && echo_flag=--echo
          dotnet src/LocalWebSocket.Cli/bin/Release/net10.0/lws.dll serve --host 127.0.0.1 --port $port --no-mdns --quiet $echo_flag \
+           --max-connections 30000 --max-per-ip 30000 --handshakes-per-ip 1000000 --duration 900 >/dev/null & ;;
+    lws-base) # the same tool built from another commit (LWS_BASE=its output folder), for before/after figures
+         echo_flag=""; [ "$mode" = echo ] && echo_flag=--echo
+         dotnet "${LWS_BASE:?set LWS_BASE to the output folder of an lws built from the base commit}/lws.dll" serve --host 127.0.0.1 --port $port --no-mdns --quiet $echo_flag \
            --max-connections 30000 --max-per-ip 30000 --handshakes-per-ip 1000000 --duration 900 >/dev/null & ;;
     kestrel) dotnet bench/KestrelBaseline/bin/Release/net10.0/KestrelBaseline.dll $port $mode >/dev/null & ;;
     node) node bench/node/server.js $port $mode >/dev/null & ;;

@@ -324,8 +324,9 @@ public sealed partial class LocalWebSocketClient
 
     private async Task<ClientConnection> ConnectOnceCoreAsync(Session session, int attempt, bool isReconnect, CancellationToken cancellationToken)
     {
-        using var limit = CancellationTokenSource.CreateLinkedTokenSource(session.Stopping, cancellationToken);
-        limit.CancelAfter(_options.ConnectTimeout);
+        // On the client's clock, like its backoff waits.
+        using var timeout = new CancellationTokenSource(_options.ConnectTimeout, _time);
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(session.Stopping, cancellationToken, timeout.Token);
         var request = new ConnectionRequest(
             session.Url,
             new Dictionary<string, string>(_options.Details, StringComparer.Ordinal),

@@ -107,7 +107,7 @@ public sealed partial class ConnectedClient
             }
 
             // A writer that runs sees the held close at its next send or at its end, and writes it.
-            await CloseWrittenTask.WaitAsync(_options.CloseTimeout).ConfigureAwait(false);
+            await CloseWrittenTask.WaitAsync(_options.CloseTimeout, _time).ConfigureAwait(false);
         }
         catch (Exception exception) when (exception is IOException or ObjectDisposedException or OperationCanceledException or TimeoutException)
         {

@@ -258,7 +258,7 @@ public sealed partial class ConnectedClient
             return false;
         }
 
-        _closeTimer = new Timer(static client => ((ConnectedClient)client!).Abort(), this, _options.CloseTimeout, Timeout.InfiniteTimeSpan);
+        _closeTimer = _time.CreateTimer(static client => ((ConnectedClient)client!).Abort(), this, _options.CloseTimeout, Timeout.InfiniteTimeSpan);
 
         if (_draining)
         {

@@ -18,6 +18,7 @@ public sealed partial class ConnectedClient : IDataWaitObserver
     private readonly LocalWebSocketServer _server;
     private readonly LocalWebSocketServerOptions _options;
     private readonly SendScheduler _scheduler;
+    private readonly TimeProvider _time;
 
     // Attached by AttachWebSocket once the 101 response is out, before the writer or the receive loop runs:
     // so nothing (a keep-alive ping) can reach the peer before the 101, and no gate per connection holds it.
@@ -30,7 +31,7 @@ public sealed partial class ConnectedClient : IDataWaitObserver
 
     // The fields below are made on demand: an idle connection is one of thousands, and most never need them.
     private CancellationTokenSource? _connectionAborted;
-    private Timer? _closeTimer;
+    private ITimer? _closeTimer;
     private TaskCompletionSource? _completion;
     private Dictionary<object, object>? _state;
 
@@ -54,7 +55,8 @@ public sealed partial class ConnectedClient : IDataWaitObserver
         Id = id;
         Details = details;
         AuthenticationMetadata = metadata;
-        _lastReceived = Environment.TickCount64;
+        _time = options.TimeProvider;
+        _lastReceived = _time.GetTimestamp();
         RemoteEndPoint = remoteEndPoint;
         ConnectedAt = connectedAt;
         SubProtocol = subProtocol;
@@ -169,10 +171,10 @@ public sealed partial class ConnectedClient : IDataWaitObserver
     /// <summary>The per-IP connection slot, freed as the client leaves, before anyone hears that it left.</summary>
     internal IDisposable? AddressSlot { get; set; }
 
-    /// <summary>The <see cref="Environment.TickCount64"/> of the last message received, for the idle timeout.</summary>
-    internal long LastReceivedTicks => Volatile.Read(ref _lastReceived);
+    /// <summary>The server clock's <see cref="TimeProvider.GetTimestamp"/> of the last message received, for the idle timeout.</summary>
+    internal long LastReceivedTimestamp => Volatile.Read(ref _lastReceived);
 
-    internal void MarkReceived() => Volatile.Write(ref _lastReceived, Environment.TickCount64);
+    internal void MarkReceived() => Volatile.Write(ref _lastReceived, _time.GetTimestamp());
 
     /// <summary>
     /// Runs a lifecycle hook after the ones queued before it, off the caller's thread, bounded by the hook
@@ -185,13 +187,17 @@ public sealed partial class ConnectedClient : IDataWaitObserver
             _hooks = _hooks.ContinueWith(
                 async _ =>
                 {
-                    using var limit = new CancellationTokenSource(_options.HookTimeout);
+                    using var limit = new CancellationTokenSource(_options.HookTimeout, _time);
                     try
                     {
-                        await hook(limit.Token).AsTask().WaitAsync(_options.HookTimeout).ConfigureAwait(false);
+                        await hook(limit.Token).AsTask().WaitAsync(_options.HookTimeout, _time).ConfigureAwait(false);
                     }
                     catch (Exception exception)
                     {
+                        // A hook that timed out may still run: its token tells it so. The wait's own timer can
+                        // fire before the token's, and disposing the source then would leave the token forever
+                        // uncancelled (found on a fake clock, where both fire at the same instant).
+                        await limit.CancelAsync().ConfigureAwait(false);
                         _server.Counters.CountHookFailure();
                         _server.Logger.HookFailed(exception, name, Id);
                     }

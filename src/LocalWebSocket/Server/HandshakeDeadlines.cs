@@ -9,7 +9,7 @@ namespace LocalWebSocket.Server;
 /// authenticator may keep a token it was given), and only if it was not cancelled: a reused token must
 /// never look cancelled, or be cancelled, on behalf of an earlier connection.
 /// </remarks>
-internal sealed class HandshakeDeadlines
+internal sealed class HandshakeDeadlines(TimeProvider time)
 {
     /// <summary>Enough for the handshakes of a storm in flight at once; beyond that limits are made and dropped.</summary>
     private const int MaxPooled = 256;
@@ -26,7 +26,7 @@ internal sealed class HandshakeDeadlines
             _pooled.TryPop(out deadline);
         }
 
-        deadline ??= new Deadline(this);
+        deadline ??= new Deadline(this, time);
         deadline.Begin(timeout, stopping);
         return deadline;
     }
@@ -49,11 +49,16 @@ internal sealed class HandshakeDeadlines
     public sealed class Deadline : IDisposable
     {
         private readonly HandshakeDeadlines _owner;
-        private readonly CancellationTokenSource _source = new();
+        private readonly CancellationTokenSource _source;
         private CancellationTokenRegistration _stop;
         private bool _shared;
 
-        internal Deadline(HandshakeDeadlines owner) => _owner = owner;
+        internal Deadline(HandshakeDeadlines owner, TimeProvider time)
+        {
+            _owner = owner;
+            // On the server's clock: CancelAfter then arms that clock's timer.
+            _source = new CancellationTokenSource(Timeout.InfiniteTimeSpan, time);
+        }
 
         /// <summary>Cancelled when the time is up or the server stops.</summary>
         public CancellationToken Token => _source.Token;

@@ -18,7 +18,7 @@ public sealed partial class LocalWebSocketServer
 
     private static readonly TimeSpan LingerTime = TimeSpan.FromSeconds(1);
 
-    private readonly HandshakeDeadlines _handshakeDeadlines = new();
+    private HandshakeDeadlines _handshakeDeadlines = null!;
     private int _connectionCount;
     private AddressLimiter _addressLimits = null!;
 
@@ -46,7 +46,7 @@ public sealed partial class LocalWebSocketServer
                 // Out of file descriptors or a connection reset before accept: log and keep accepting,
                 // after a pause so that a persistent error does not spin.
                 Logger.AcceptFailed(exception);
-                await Task.Delay(50, stopping).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                await Task.Delay(TimeSpan.FromMilliseconds(50), _time, stopping).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                 continue;
             }
 
@@ -275,8 +275,8 @@ public sealed partial class LocalWebSocketServer
     /// </summary>
     private async Task<bool?> SniffTlsAsync(Socket socket, CancellationToken stopping)
     {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-        deadline.CancelAfter(_options.HandshakeTimeout);
+        using var timeout = new CancellationTokenSource(_options.HandshakeTimeout, _time);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stopping, timeout.Token);
         var first = new byte[1];
         try
         {
@@ -294,8 +294,8 @@ public sealed partial class LocalWebSocketServer
     private async Task<ConnectionStream?> AuthenticateTlsAsync(Socket socket, CancellationToken stopping)
     {
         var tls = new System.Net.Security.SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-        deadline.CancelAfter(_options.HandshakeTimeout);
+        using var timeout = new CancellationTokenSource(_options.HandshakeTimeout, _time);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stopping, timeout.Token);
         try
         {
             await tls.AuthenticateAsServerAsync(
@@ -417,7 +417,7 @@ public sealed partial class LocalWebSocketServer
             details is not { Count: > 0 } ? EmptyMetadata : details.AsReadOnly(),
             metadata,
             remoteEndPoint,
-            DateTimeOffset.UtcNow,
+            _time.GetUtcNow(),
             subProtocol);
 
         // The client joins before it sees the 101, so that anything relayed once it knows it is connected
@@ -546,8 +546,8 @@ public sealed partial class LocalWebSocketServer
     internal async Task RejectAsync(ConnectionStream stream, Socket? socket, byte[] response, CancellationToken stopping)
     {
         Counters.CountRejected();
-        using var linger = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-        linger.CancelAfter(LingerTime);
+        using var lingerTime = new CancellationTokenSource(LingerTime, _time);
+        using var linger = CancellationTokenSource.CreateLinkedTokenSource(stopping, lingerTime.Token);
         try
         {
             await stream.WriteAsync(response, linger.Token).ConfigureAwait(false);

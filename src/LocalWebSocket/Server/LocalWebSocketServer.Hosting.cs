@@ -92,9 +92,9 @@ public sealed partial class LocalWebSocketServer
                 return;
             }
 
-            using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(stopping, cancellationToken))
+            using (var timeout = new CancellationTokenSource(_options.HandshakeTimeout, _time))
+            using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(stopping, cancellationToken, timeout.Token))
             {
-                deadline.CancelAfter(_options.HandshakeTimeout);
                 client = await UpgradeAsync(request, deadline.Token).ConfigureAwait(false);
             }
 

@@ -24,6 +24,7 @@ namespace LocalWebSocket.Server;
 public sealed partial class LocalWebSocketServer : IAsyncDisposable
 {
     private readonly LocalWebSocketServerOptions _options;
+    private readonly TimeProvider _time;
     private readonly System.Net.WebSockets.WebSocketCreationOptions _webSocketOptions;
     private readonly SemaphoreSlim _lifecycle = new(1, 1);
     private readonly Lock _clientsGate = new();
@@ -78,7 +79,9 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
         _details = _options.Details;
         _detailsDocument = Serialize(_details);
         CreateInstruments();
-        _addressLimits = new AddressLimiter(_options.MaxConnectionsPerIp, _options.HandshakesPerSecondPerIp, TimeProvider.System);
+        _time = _options.TimeProvider;
+        _handshakeDeadlines = new HandshakeDeadlines(_time);
+        _addressLimits = new AddressLimiter(_options.MaxConnectionsPerIp, _options.HandshakesPerSecondPerIp, _time);
 
         var capacity = _options.StreamBufferCapacity;
         Action dropped = Counters.CountStreamItemDropped;
@@ -498,7 +501,7 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
         var all = Task.WhenAll(clients.Select(client => client.Completion));
         try
         {
-            await all.WaitAsync(_options.CloseTimeout + TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+            await all.WaitAsync(_options.CloseTimeout + TimeSpan.FromSeconds(1), _time).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
@@ -663,13 +666,12 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
     private async Task CloseIdleClientsAsync(CancellationToken stopping)
     {
         var timeout = _options.IdleTimeout;
-        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(Math.Clamp(timeout.TotalMilliseconds / 4, 10, 1000)));
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(Math.Clamp(timeout.TotalMilliseconds / 4, 10, 1000)), _time);
         while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
         {
-            var now = Environment.TickCount64;
             foreach (var client in ClientSnapshot())
             {
-                if (client.IsConnected && now - client.LastReceivedTicks > timeout.TotalMilliseconds)
+                if (client.IsConnected && _time.GetElapsedTime(client.LastReceivedTimestamp) > timeout)
                 {
                     Counters.CountIdleTimeout();
                     client.RequestClose(System.Net.WebSockets.WebSocketCloseStatus.EndpointUnavailable, "Idle timeout", discardQueued: false);

@@ -273,6 +273,19 @@ public sealed class LocalWebSocketServerOptions
     public System.Diagnostics.Metrics.IMeterFactory? MeterFactory { get; set; }
 
     /// <summary>
+    /// The clock of every timeout the server keeps: the handshake, the idle check, the close, hooks, the
+    /// per-IP handshake rate, the refusal linger. Inject a fake one in tests. Default <see cref="TimeProvider.System"/>.
+    /// The WebSocket's own keep-alive pings (<see cref="KeepAliveInterval"/>) run on the BCL's timers, which take no clock.
+    /// </summary>
+    public TimeProvider TimeProvider
+    {
+        get => _timeProvider;
+        set => _timeProvider = value ?? throw new ArgumentNullException(nameof(value));
+    }
+
+    private TimeProvider _timeProvider = TimeProvider.System;
+
+    /// <summary>
     /// A client that sends no message for this long is closed with 1001 <c>Idle timeout</c>.
     /// <see cref="Timeout.InfiniteTimeSpan"/> (the default) never closes idle clients; keep-alive pings
     /// still catch dead ones.

@@ -362,31 +362,36 @@ public sealed class SecurityHookTests
     }
 
     [Fact]
-    public async Task Idle_clients_are_closed_and_active_ones_kept()
+    public async Task Idle_clients_are_closed_once_the_idle_timeout_has_passed_on_the_servers_clock_and_active_ones_kept()
     {
-        await using var server = await TestServers.StartAsync(o => o.IdleTimeout = TimeSpan.FromSeconds(2));
+        var clock = new ObservedFakeTime();
+        await using var server = await TestServers.StartAsync(o =>
+        {
+            o.IdleTimeout = TimeSpan.FromSeconds(60);
+            o.TimeProvider = clock;
+        });
         await using var idle = new LocalWebSocketClient(NoReconnect());
         var idleStates = new Probe<ConnectionStateChangedEventArgs>();
         idle.StateChanged += (_, e) => idleStates.Add(e);
+        var idleGot = new Probe<string>();
+        idle.MessageReceived += (_, m) => idleGot.Add(m.Text);
         await using var chatty = new LocalWebSocketClient(NoReconnect());
         await idle.ConnectAsync(server.WebSocketUrl).Within();
         await chatty.ConnectAsync(server.WebSocketUrl).Within();
+        await TestServers.UntilAsync(() => server.Clients.Count == 2, "both joined");
+        // The idle check runs every quarter of the timeout, at most every second.
+        await clock.WaitForArmedAsync(TimeSpan.FromSeconds(1));
 
-        using var stop = new CancellationTokenSource();
-        var chatting = Task.Run(async () =>
-        {
-            using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(100));
-            while (await timer.WaitForNextTickAsync(stop.Token).AsTask().ContinueWith(t => !t.IsCanceled && t.Result))
-            {
-                await chatty.SendAsync("still here");
-            }
-        });
+        clock.Advance(TimeSpan.FromSeconds(30));
+        await chatty.SendAsync("still here");
+        // Relayed to the idle client: the server has handled it, and counts chatty as active from now.
+        await idleGot.WaitForCountAsync(1);
+        clock.Advance(TimeSpan.FromSeconds(31));
         await idleStates.WaitUntilAsync(s => s[^1].State == ConnectionState.Disconnected);
-        await stop.CancelAsync();
-        await chatting.Within();
 
         Assert.Equal("Idle timeout", idleStates.Items[^1].CloseDescription);
         Assert.True(chatty.IsConnected);
+        await TestServers.UntilAsync(() => server.Clients.Count == 1, "the idle client left");
         Assert.Equal(1, server.GetStatistics().IdleTimeouts);
     }
 
@@ -396,6 +401,63 @@ public sealed class SecurityHookTests
             ValueTask.FromResult(request.Query.GetValueOrDefault("user") == "ann"
                 ? AuthenticationResult.Allow(new Dictionary<string, string> { ["role"] = "admin" })
                 : AuthenticationResult.InvalidCredentials("Unknown user"));
+    }
+
+    [Fact]
+    public async Task A_hook_that_hangs_is_cancelled_at_the_hook_timeout_on_the_servers_clock_and_the_next_one_runs()
+    {
+        var clock = new ObservedFakeTime();
+        var handler = new HangingHandler();
+        await using var server = await TestServers.StartAsync(o =>
+        {
+            o.LifecycleHandler = handler;
+            o.HookTimeout = TimeSpan.FromSeconds(30);
+            o.TimeProvider = clock;
+        });
+        await using var client = new LocalWebSocketClient(NoReconnect());
+        await client.ConnectAsync(server.WebSocketUrl).Within();
+        await handler.Started.WaitForCountAsync(1);
+        await clock.WaitForArmedAsync(TimeSpan.FromSeconds(30));
+        await client.DisconnectAsync().Within();
+
+        clock.Advance(TimeSpan.FromSeconds(29));
+        Assert.Empty(handler.Cancelled.Items);
+        Assert.Empty(handler.Disconnected.Items);
+        clock.Advance(TimeSpan.FromSeconds(1));
+
+        // Cancelled at 30 s, counted as a failure, and the disconnected hook, queued behind it, then runs.
+        await handler.Cancelled.WaitForCountAsync(1);
+        await handler.Disconnected.WaitForCountAsync(1);
+        await TestServers.UntilAsync(() => server.GetStatistics().HookFailures == 1, "the hung hook counted as failed");
+    }
+
+    private sealed class HangingHandler : IClientLifecycleHandler
+    {
+        public Probe<string> Started { get; } = new();
+
+        public Probe<string> Cancelled { get; } = new();
+
+        public Probe<string> Disconnected { get; } = new();
+
+        public async ValueTask OnConnectedAsync(ConnectedClient client, CancellationToken cancellationToken)
+        {
+            Started.Add(client.Id);
+            try
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                Cancelled.Add(client.Id);
+                throw;
+            }
+        }
+
+        public ValueTask OnDisconnectedAsync(ClientDisconnectedEventArgs disconnection, CancellationToken cancellationToken)
+        {
+            Disconnected.Add(disconnection.Client.Id);
+            return ValueTask.CompletedTask;
+        }
     }
 
     private sealed class UnrulyHandler : IClientLifecycleHandler

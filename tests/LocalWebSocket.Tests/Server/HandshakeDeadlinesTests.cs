@@ -10,7 +10,7 @@ public sealed class HandshakeDeadlinesTests
     [Fact]
     public void A_limit_that_ended_unused_is_reused_and_does_not_hear_its_old_stop()
     {
-        var deadlines = new HandshakeDeadlines();
+        var deadlines = new HandshakeDeadlines(TimeProvider.System);
         using var firstStop = new CancellationTokenSource();
         using var secondStop = new CancellationTokenSource();
         var first = deadlines.Start(Long, firstStop.Token);
@@ -29,7 +29,7 @@ public sealed class HandshakeDeadlinesTests
     [Fact]
     public void A_shared_token_is_never_handed_out_again()
     {
-        var deadlines = new HandshakeDeadlines();
+        var deadlines = new HandshakeDeadlines(TimeProvider.System);
         var first = deadlines.Start(Long, CancellationToken.None);
         var kept = first.Share();
         first.Dispose();
@@ -43,7 +43,7 @@ public sealed class HandshakeDeadlinesTests
     [Fact]
     public async Task A_limit_whose_time_is_up_is_cancelled_and_not_reused()
     {
-        var deadlines = new HandshakeDeadlines();
+        var deadlines = new HandshakeDeadlines(TimeProvider.System);
         var expired = deadlines.Start(TimeSpan.FromMilliseconds(20), CancellationToken.None);
         var expiredToken = expired.Token;
         await Task.Delay(Timeout.Infinite, expiredToken).ContinueWith(_ => { }, TaskScheduler.Default).Within();
@@ -59,7 +59,7 @@ public sealed class HandshakeDeadlinesTests
     [Fact]
     public async Task Restart_gives_the_next_request_a_full_limit()
     {
-        var deadlines = new HandshakeDeadlines();
+        var deadlines = new HandshakeDeadlines(TimeProvider.System);
         using var deadline = deadlines.Start(Long, CancellationToken.None);
 
         deadline.Restart(TimeSpan.FromMilliseconds(20));
