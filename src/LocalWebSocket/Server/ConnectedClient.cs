@@ -174,7 +174,14 @@ public sealed partial class ConnectedClient : IDataWaitObserver
     /// <summary>The server clock's <see cref="TimeProvider.GetTimestamp"/> of the last message received, for the idle timeout.</summary>
     internal long LastReceivedTimestamp => Volatile.Read(ref _lastReceived);
 
-    internal void MarkReceived() => Volatile.Write(ref _lastReceived, _time.GetTimestamp());
+    internal void MarkReceived()
+    {
+        // Only the idle check reads it, and it is off by default: no clock read per message then.
+        if (_options.IdleTimeout != Timeout.InfiniteTimeSpan)
+        {
+            Volatile.Write(ref _lastReceived, _time.GetTimestamp());
+        }
+    }
 
     /// <summary>
     /// Runs a lifecycle hook after the ones queued before it, off the caller's thread, bounded by the hook
