@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The packages as a user gets them, checked the way a user would use them (run by ./test.sh):
-#   1. `dotnet pack` gives LocalWebSocket and the lws tool with complete metadata, twice the same bytes;
+#   1. `dotnet pack` gives LocalWebSocket, LocalWebSocket.AspNetCore, LocalWebSocket.Hosting and the lws tool with
+#      complete metadata, twice the same bytes;
 #   2. a fresh console project outside the repo restores LocalWebSocket from that feed only, and its server
 #      and client exchange a message;
 #   3. `dotnet tool install lws --tool-path DIR --add-source FEED`, then `DIR/lws demo` exits 0;
@@ -39,7 +40,7 @@ else
 fi
 
 nuspec() { unzip -p "$work/feed/$1.$version.nupkg" "$1.nuspec" 2>/dev/null; }
-for id in LocalWebSocket lws; do
+for id in LocalWebSocket LocalWebSocket.AspNetCore LocalWebSocket.Hosting lws; do
   spec=$(nuspec "$id")
   missing=""
   for field in '<license type="expression">MIT</license>' '<readme>README.md</readme>' '<projectUrl>' '<description>' \
@@ -49,7 +50,7 @@ for id in LocalWebSocket lws; do
   [ "$id" = lws ] && { grep -qF '<packageType name="DotnetTool" />' <<<"$spec" || missing="$missing DotnetTool"; }
   files=$(unzip -l "$work/feed/$id.$version.nupkg" 2>/dev/null)
   grep -q "README.md" <<<"$files" || missing="$missing README.md-file"
-  [ "$id" = LocalWebSocket ] && { grep -q "lib/net10.0/LocalWebSocket.xml" <<<"$files" || missing="$missing xml-docs"; }
+  [ "$id" != lws ] && { grep -q "lib/net10.0/$id.xml" <<<"$files" || missing="$missing xml-docs"; }
   [ -f "$work/feed/$id.$version.snupkg" ] || missing="$missing symbols"
   if [ -z "$missing" ]; then pass "$id $version: licence, readme, project URL, notes, tags, symbols"; else fail "$id metadata" "missing$missing"; fi
 done
