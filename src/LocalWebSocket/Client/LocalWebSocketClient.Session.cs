@@ -411,6 +411,7 @@ public sealed partial class LocalWebSocketClient
     /// <summary>Forgets <paramref name="connection"/> if it is the current one; call with <see cref="_stateGate"/> held.</summary>
     private void ForgetConnectionLocked(ClientConnection connection)
     {
+        System.Diagnostics.Debug.Assert(_stateGate.IsHeldByCurrentThread, "The state is guarded by _stateGate.");
         if (ReferenceEquals(_current, connection))
         {
             _current = null;

@@ -163,6 +163,7 @@ public sealed partial class LocalWebSocketClient : ILocalWebSocketClient
     private ConnectionStateChangedEventArgs? TransitionLocked(
         ConnectionState state, WebSocketCloseStatus? closeStatus = null, string? closeDescription = null, LocalWebSocketException? error = null)
     {
+        System.Diagnostics.Debug.Assert(_stateGate.IsHeldByCurrentThread, "The state is guarded by _stateGate.");
         if (_state == state)
         {
             return null;

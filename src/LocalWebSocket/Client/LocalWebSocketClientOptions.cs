@@ -10,11 +10,11 @@ namespace LocalWebSocket.Client;
 public sealed class LocalWebSocketClientOptions
 {
     private TimeSpan _connectTimeout = TimeSpan.FromSeconds(10);
-    private TimeSpan _closeTimeout = TimeSpan.FromSeconds(2);
-    private TimeSpan _keepAliveInterval = TimeSpan.FromSeconds(30);
-    private TimeSpan _keepAliveTimeout = TimeSpan.FromSeconds(30);
-    private int _maxMessageSize = 16 * 1024 * 1024;
-    private int _streamBufferCapacity = 1024;
+    private TimeSpan _closeTimeout = LocalWebSocketDefaults.CloseTimeout;
+    private TimeSpan _keepAliveInterval = LocalWebSocketDefaults.KeepAliveInterval;
+    private TimeSpan _keepAliveTimeout = LocalWebSocketDefaults.KeepAliveTimeout;
+    private int _maxMessageSize = LocalWebSocketDefaults.MaxMessageSize;
+    private int _streamBufferCapacity = LocalWebSocketDefaults.StreamBufferCapacity;
     private Dictionary<string, string> _details = new(StringComparer.Ordinal);
     private Dictionary<string, string> _headers = new(StringComparer.OrdinalIgnoreCase);
     private List<string> _subProtocols = [];

@@ -5,7 +5,7 @@ namespace LocalWebSocket.Discovery;
 /// <summary>Settings of a <see cref="ServerScanner"/>; setters check their values.</summary>
 public sealed class ScannerOptions
 {
-    private int _port = Server.LocalWebSocketServerOptions.DefaultPort;
+    private int _port = LocalWebSocketDefaults.Port;
     private TimeSpan _probeTimeout = TimeSpan.FromSeconds(1);
     private int _maxConcurrency = 256;
     private int _maxBodySize = 64 * 1024;

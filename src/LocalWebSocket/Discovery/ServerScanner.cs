@@ -48,7 +48,8 @@ public sealed class ServerScanner : IDisposable
     }
 
     /// <summary>The settings this scanner uses.</summary>
-    public ScannerOptions Options => _options;
+    /// <remarks>A copy, made at each read: changing it changes nothing in this scanner.</remarks>
+    public ScannerOptions Options => _options.Snapshot();
 
     /// <summary>Probes every host of <paramref name="targets"/> once.</summary>
     /// <returns>The servers found, ordered by URL.</returns>

@@ -58,8 +58,14 @@ public sealed partial class ConnectedClient
     internal bool IsCongestedForRelay =>
         (_sendQueue.Count > CongestedDepth || Volatile.Read(ref _queuedBytes) > CongestedBytes) && !Volatile.Read(ref _relayStalled);
 
-    private bool IsDrainedForRelayLocked =>
-        _closing || (_sendQueue.Count <= CongestedDepth / 2 && _queuedBytes <= CongestedBytes / 2);
+    private bool IsDrainedForRelayLocked
+    {
+        get
+        {
+            Debug.Assert(Monitor.IsEntered(_sendQueue), "The client's state is guarded by its queue's monitor.");
+            return _closing || (_sendQueue.Count <= CongestedDepth / 2 && _queuedBytes <= CongestedBytes / 2);
+        }
+    }
 
     /// <summary>Called by the router, on this client's receive loop: wait for <paramref name="receiver"/> before reading on.</summary>
     internal void PauseRelayingFor(ConnectedClient receiver) => _relayWaitFor = receiver;
@@ -121,7 +127,7 @@ public sealed partial class ConnectedClient
     /// <summary>After messages left the queue: wakes the senders waiting for it once it has drained enough.</summary>
     private void OnQueueShrunkLocked()
     {
-        Debug.Assert(Monitor.IsEntered(_sendQueue));
+        Debug.Assert(Monitor.IsEntered(_sendQueue), "The client's state is guarded by its queue's monitor.");
         if ((_drainedForRelay is not null || _relayStalled) && IsDrainedForRelayLocked)
         {
             _relayStalled = false;

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Net.WebSockets;
 using LocalWebSocket.Internal;
 using Microsoft.Extensions.Logging;
@@ -239,6 +240,7 @@ public sealed partial class ConnectedClient
 
     private bool BeginCloseLocked(WebSocketCloseStatus status, string? reason, bool discardQueued)
     {
+        Debug.Assert(Monitor.IsEntered(_sendQueue), "The client's state is guarded by its queue's monitor.");
         if (_closing)
         {
             return false;
@@ -271,6 +273,7 @@ public sealed partial class ConnectedClient
 
     private void ClearQueueLocked()
     {
+        Debug.Assert(Monitor.IsEntered(_sendQueue), "The client's state is guarded by its queue's monitor.");
         while (_sendQueue.TryDequeue(out var message))
         {
             message.Release();
@@ -279,6 +282,7 @@ public sealed partial class ConnectedClient
         _queuedBytes = 0;
         Volatile.Write(ref _queueDiscarded, true);
         OnQueueShrunkLocked();
+        Debug.Assert(_sendQueue.Count == 0 && _queuedBytes == 0, "A cleared queue holds nothing.");
     }
 
     private void ScheduleDrain() => _scheduler.Schedule(this);

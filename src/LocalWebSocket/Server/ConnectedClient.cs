@@ -10,11 +10,25 @@ namespace LocalWebSocket.Server;
 /// way to send it messages or disconnect it.
 /// </summary>
 /// <remarks>
-/// All members are thread-safe. Messages sent to a client wait in its bounded send queue and are written
+/// All public members are thread-safe. Messages sent to a client wait in its bounded send queue and are written
 /// by one writer in order; a full queue is handled by <see cref="LocalWebSocketServerOptions.SendQueueFullMode"/>.
 /// </remarks>
 public sealed partial class ConnectedClient : IDataWaitObserver
 {
+    // The concurrency contract of a client, across its four files. Three kinds of code touch it: its receive
+    // loop (RunAsync, one at a time, for the connection's life), its writer (drains the queue on a send
+    // scheduler, at most one at a time: _draining says whether one runs or is due), and everyone else (the app
+    // sending, other clients' receive loops routing to it, the server stopping, timers).
+    //   * Set once before the receive loop and the writer start, read freely after: the readonly fields, and
+    //     _stream, _webSocket, _sendFlags (AttachWebSocket, before ReleaseSending lets the writer run).
+    //   * Guarded by the monitor of _sendQueue (the *Locked members assert it is held): the queue and
+    //     _queuedBytes, _draining, _closing, _closeSent, _closeStatus, _closeReason, _closeTimer, _left,
+    //     _completion, _connectionAborted, _hooks, _closeWritten, _closeWrittenOrAbandoned, _drainedForRelay,
+    //     _relayStalled. _closing, _left, _queuedBytes, _queueDiscarded and _relayStalled are also read without
+    //     it (Volatile) where a stale value only delays a decision by a message.
+    //   * The receive loop's alone: _received, _deferredWriters (the clients it routed to and will start the
+    //     writers of once it has handled what it read), _relayWaitFor, _relayCounter.
+    //   * Interlocked: _aborted (0 then 1, once), _lastReceived, _state (made once).
     private readonly LocalWebSocketServer _server;
     private readonly LocalWebSocketServerOptions _options;
     private readonly SendScheduler _scheduler;

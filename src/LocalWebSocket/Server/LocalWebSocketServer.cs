@@ -125,8 +125,11 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
     /// <summary><see langword="true"/> each time the server starts, <see langword="false"/> each time it has stopped.</summary>
     public IAsyncEnumerable<bool> RunningChanges => _runningChanges;
 
-    /// <summary>The settings this server runs with (a copy of those it was given).</summary>
-    public LocalWebSocketServerOptions Options => _options;
+    /// <summary>
+    /// A copy of the settings this server runs with, made at each read: changing it changes nothing in the
+    /// running server (they are fixed when it is made; its details change through <see cref="UpdateDetails"/>).
+    /// </summary>
+    public LocalWebSocketServerOptions Options => _options.Snapshot();
 
     /// <summary>Whether the server is running: listening on its own, or hosted (<see cref="StartHostedAsync"/>).</summary>
     public bool IsRunning => Volatile.Read(ref _running);

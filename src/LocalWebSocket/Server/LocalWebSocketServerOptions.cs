@@ -10,24 +10,24 @@ namespace LocalWebSocket.Server;
 /// </summary>
 public sealed class LocalWebSocketServerOptions
 {
-    /// <summary>The default port, the one Dart <c>local_websocket</c> servers and scanners use.</summary>
-    public const int DefaultPort = 8080;
+    /// <summary>The default port, the one Dart <c>local_websocket</c> servers and scanners use (<see cref="LocalWebSocketDefaults.Port"/>).</summary>
+    public const int DefaultPort = LocalWebSocketDefaults.Port;
 
     private string _host = "0.0.0.0";
     private int _port = DefaultPort;
     private int _maxRequestHeadSize = 8 * 1024;
     private int _maxRequestHeaders = 64;
     private TimeSpan _handshakeTimeout = TimeSpan.FromSeconds(5);
-    private int _maxMessageSize = 16 * 1024 * 1024;
+    private int _maxMessageSize = LocalWebSocketDefaults.MaxMessageSize;
     private int _maxConnections = 10_000;
-    private TimeSpan _keepAliveInterval = TimeSpan.FromSeconds(30);
-    private TimeSpan _keepAliveTimeout = TimeSpan.FromSeconds(30);
+    private TimeSpan _keepAliveInterval = LocalWebSocketDefaults.KeepAliveInterval;
+    private TimeSpan _keepAliveTimeout = LocalWebSocketDefaults.KeepAliveTimeout;
     private int _sendQueueCapacity = 8192;
     private long _sendQueueMaxBytes = 64L * 1024 * 1024;
     private SendQueueFullMode _sendQueueFullMode = SendQueueFullMode.Disconnect;
     private RoutingMode _routing = RoutingMode.Broadcast;
-    private TimeSpan _closeTimeout = TimeSpan.FromSeconds(2);
-    private int _streamBufferCapacity = 1024;
+    private TimeSpan _closeTimeout = LocalWebSocketDefaults.CloseTimeout;
+    private int _streamBufferCapacity = LocalWebSocketDefaults.StreamBufferCapacity;
     private int _listenBacklog = 512;
     private JsonObject _details = [];
 

@@ -138,6 +138,38 @@ public sealed class LifecycleTests
     }
 
     [Fact]
+    public void Server_client_and_scanner_share_their_defaults_from_one_place()
+    {
+        var server = new LocalWebSocketServerOptions();
+        var client = new LocalWebSocket.Client.LocalWebSocketClientOptions();
+        var scanner = new LocalWebSocket.Discovery.ScannerOptions();
+
+        Assert.Equal(LocalWebSocketDefaults.Port, server.Port);
+        Assert.Equal(LocalWebSocketDefaults.Port, scanner.Port);
+        Assert.All(new[] { server.MaxMessageSize, client.MaxMessageSize }, size => Assert.Equal(LocalWebSocketDefaults.MaxMessageSize, size));
+        Assert.All(new[] { server.StreamBufferCapacity, client.StreamBufferCapacity }, capacity => Assert.Equal(LocalWebSocketDefaults.StreamBufferCapacity, capacity));
+        Assert.All(new[] { server.KeepAliveInterval, client.KeepAliveInterval }, interval => Assert.Equal(LocalWebSocketDefaults.KeepAliveInterval, interval));
+        Assert.All(new[] { server.KeepAliveTimeout, client.KeepAliveTimeout }, timeout => Assert.Equal(LocalWebSocketDefaults.KeepAliveTimeout, timeout));
+        Assert.All(new[] { server.CloseTimeout, client.CloseTimeout }, timeout => Assert.Equal(LocalWebSocketDefaults.CloseTimeout, timeout));
+    }
+
+    [Fact]
+    public async Task The_options_a_running_server_shows_are_a_copy_that_changes_nothing()
+    {
+        await using var server = await TestServers.StartAsync(o => o.Routing = RoutingMode.Broadcast);
+
+        var shown = server.Options;
+        shown.Routing = RoutingMode.Echo;
+        shown.AllowedOrigins.Add("http://evil.example");
+        shown.Details["name"] = "changed";
+
+        Assert.NotSame(shown, server.Options);
+        Assert.Equal(RoutingMode.Broadcast, server.Options.Routing);
+        Assert.Empty(server.Options.AllowedOrigins);
+        Assert.False(server.Details.ContainsKey("name"));
+    }
+
+    [Fact]
     public async Task Binding_a_port_in_use_throws_a_socket_exception()
     {
         await using var first = await TestServers.StartAsync();
