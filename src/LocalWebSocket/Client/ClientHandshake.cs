@@ -41,7 +41,7 @@ internal static class ClientHandshake
         Uri uri, IDictionary<string, string> headers, LocalWebSocketClientOptions options, CancellationToken cancellationToken)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        ConnectionStream? stream = null;
+        ClientConnectionStream? stream = null;
         try
         {
             try
@@ -122,7 +122,7 @@ internal static class ClientHandshake
     /// matches (self-signed, any name), and only then; without one, the platform's usual validation applies.
     /// Validation is decided per connection, never turned off for the process.
     /// </summary>
-    private static async Task<ConnectionStream> AuthenticateTlsAsync(Socket socket, Uri uri, LocalWebSocketClientOptions options, CancellationToken cancellationToken)
+    private static async Task<ClientConnectionStream> AuthenticateTlsAsync(Socket socket, Uri uri, LocalWebSocketClientOptions options, CancellationToken cancellationToken)
     {
         var pin = options.PinnedCertificateFingerprint;
         string? seen = null;

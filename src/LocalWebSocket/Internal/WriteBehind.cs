@@ -24,7 +24,7 @@ internal sealed class WriteBehind : IThreadPoolWorkItem
 
     private const int InitialSize = 4096;
 
-    private readonly ConnectionStream _stream;
+    private readonly ClientConnectionStream _stream;
     private readonly Lock _gate = new();
 
     private byte[]? _pending;
@@ -47,7 +47,7 @@ internal sealed class WriteBehind : IThreadPoolWorkItem
     // Senders whose frame does not fit in the buffer wait here for the transport to be free and the buffer empty.
     private TaskCompletionSource? _transportFree;
 
-    public WriteBehind(ConnectionStream stream) => _stream = stream;
+    public WriteBehind(ClientConnectionStream stream) => _stream = stream;
 
     public ValueTask WriteAsync(ReadOnlyMemory<byte> frame, CancellationToken cancellationToken)
     {

@@ -439,7 +439,7 @@ public sealed partial class ConnectedClient
 
     /// <summary>
     /// After the WebSocket failed the connection on bad input (its close frame held by the stream, see
-    /// <see cref="ConnectionStream.HasHeldClose"/>): sends the messages of <paramref name="batch"/> from
+    /// <see cref="ServerConnectionStream.HasHeldClose"/>): sends the messages of <paramref name="batch"/> from
     /// <paramref name="from"/> to <paramref name="count"/> and everything queued, then that close frame, so a
     /// message that arrived whole before the bad input (an echo, a relay) is not lost with the connection.
     /// Only the connection's writer, or the receive loop when no writer runs, calls it.

@@ -37,7 +37,7 @@ public sealed partial class ConnectedClient : IDataWaitObserver
     // Attached by AttachWebSocket once the 101 response is out, before the writer or the receive loop runs:
     // so nothing (a keep-alive ping) can reach the peer before the 101, and no gate per connection holds it.
     // The stream too: a host (ASP.NET Core) hands it over only with the 101, after the client joined.
-    private ConnectionStream _stream = null!;
+    private ServerConnectionStream _stream = null!;
     private WebSocket _webSocket = null!;
 
     // Set with _webSocket and read only by the writer: uncompressed when the client asked for an 8-bit window.
@@ -245,7 +245,7 @@ public sealed partial class ConnectedClient : IDataWaitObserver
     /// Gives the client its connection once the 101 response is out. A client dropped before that (the server
     /// stopping, the 101 failing) gets an aborted one, so its receive loop ends at once.
     /// </summary>
-    internal void AttachWebSocket(ConnectionStream stream, WebSocket webSocket, WebSocketMessageFlags sendFlags = WebSocketMessageFlags.EndOfMessage)
+    internal void AttachWebSocket(ServerConnectionStream stream, WebSocket webSocket, WebSocketMessageFlags sendFlags = WebSocketMessageFlags.EndOfMessage)
     {
         Debug.Assert(sendFlags.HasFlag(WebSocketMessageFlags.EndOfMessage), "Every message goes in one frame.");
         Debug.Assert(_stream is null, "A client is attached once.");

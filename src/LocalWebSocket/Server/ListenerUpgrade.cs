@@ -15,10 +15,10 @@ internal sealed class ListenerUpgrade : WebSocketUpgradeRequest
 {
     private readonly LocalWebSocketServer _server;
     private readonly HttpHead _head;
-    private readonly ConnectionStream _stream;
+    private readonly ServerConnectionStream _stream;
     private readonly Socket? _socket;
 
-    public ListenerUpgrade(LocalWebSocketServer server, HttpHead head, ConnectionStream stream, Socket? socket, IPEndPoint remoteEndPoint)
+    public ListenerUpgrade(LocalWebSocketServer server, HttpHead head, ServerConnectionStream stream, Socket? socket, IPEndPoint remoteEndPoint)
         : base(head.Method, head.MinorVersion == 1, head.Query, head.Headers, remoteEndPoint)
     {
         _server = server;

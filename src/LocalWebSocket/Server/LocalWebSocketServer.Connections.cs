@@ -59,7 +59,7 @@ public sealed partial class LocalWebSocketServer
     {
         var remoteEndPoint = socket.RemoteEndPoint as IPEndPoint ?? new IPEndPoint(IPAddress.None, 0);
         var (refusal, slot) = Admit(remoteEndPoint.Address);
-        ConnectionStream? stream = ConnectionStream.ForServer(new NetworkStream(socket, ownsSocket: true), socket);
+        ServerConnectionStream? stream = ConnectionStream.ForServer(new NetworkStream(socket, ownsSocket: true), socket);
         var handedOver = false;
         try
         {
@@ -167,7 +167,7 @@ public sealed partial class LocalWebSocketServer
     /// joined client) or ends (returns null).
     /// </summary>
     private async ValueTask<ConnectedClient?> ServeRequestsAsync(
-        ConnectionStream stream, Socket? socket, IPEndPoint remoteEndPoint, bool plainOnly, CancellationToken stopping)
+        ServerConnectionStream stream, Socket? socket, IPEndPoint remoteEndPoint, bool plainOnly, CancellationToken stopping)
     {
         using var deadline = _handshakeDeadlines.Start(_options.HandshakeTimeout, stopping);
         try
@@ -199,7 +199,7 @@ public sealed partial class LocalWebSocketServer
     /// client) or ends (returns null). Each request head must arrive within the handshake timeout.
     /// </summary>
     private async ValueTask<ConnectedClient?> HandshakeAsync(
-        ConnectionStream stream, Socket? socket, IPEndPoint remoteEndPoint, bool plainOnly, HandshakeDeadlines.Deadline deadline, CancellationToken stopping)
+        ServerConnectionStream stream, Socket? socket, IPEndPoint remoteEndPoint, bool plainOnly, HandshakeDeadlines.Deadline deadline, CancellationToken stopping)
     {
         for (var request = 0; request < MaxRequestsPerConnection; request++)
         {
@@ -291,7 +291,7 @@ public sealed partial class LocalWebSocketServer
     }
 
     /// <summary>The TLS handshake, within the handshake timeout; null when it failed.</summary>
-    private async Task<ConnectionStream?> AuthenticateTlsAsync(Socket socket, CancellationToken stopping)
+    private async Task<ServerConnectionStream?> AuthenticateTlsAsync(Socket socket, CancellationToken stopping)
     {
         var tls = new System.Net.Security.SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
         using var timeout = new CancellationTokenSource(_options.HandshakeTimeout, _time);
@@ -442,7 +442,7 @@ public sealed partial class LocalWebSocketServer
         }
 
         // Made only now that the 101 is out: its keep-alive pings must not precede it.
-        var stream = transport as ConnectionStream ?? ConnectionStream.ForServer(transport, socket: null);
+        var stream = transport as ServerConnectionStream ?? ConnectionStream.ForServer(transport, socket: null);
         client.AttachWebSocket(
             stream,
             WebSocket.CreateFromStream(stream, subProtocol is null && deflate is null ? _webSocketOptions : WebSocketOptions(subProtocol, deflate?.Options)),

@@ -148,7 +148,7 @@ public sealed partial class LocalWebSocketServer
 
         Counters.CountAccepted();
         var (refusal, slot) = Admit(remoteEndPoint.Address);
-        ConnectionStream? stream = ConnectionStream.ForServer(transport, socket: null);
+        ServerConnectionStream? stream = ConnectionStream.ForServer(transport, socket: null);
         ConnectedClient? client = null;
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, cancellationToken);
         try
