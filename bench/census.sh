@@ -5,6 +5,7 @@
 # Loopback only; everything ends within a minute or two.
 #   bench/census.sh [COUNT] [TOP] [live|garbage] [values]   garbage: list the garbage not yet collected instead;
 #   values: strings by their text and arrays by their length
+#   LWS_DLL=/tmp/base/src/LocalWebSocket.Cli/bin/Release/net10.0/lws.dll bench/census.sh   the same for another build
 set -euo pipefail
 cd "$(dirname "$0")/.."
 count=${1:-5000}; top=${2:-25}; what=${3:-live}; detail=${4:-types}
@@ -12,7 +13,7 @@ for project in src/LocalWebSocket.Cli bench/HeapCensus bench/LoadGen; do
   dotnet build "$project" -c Release -v q --nologo >/dev/null
 done
 port=19191
-dotnet src/LocalWebSocket.Cli/bin/Release/net10.0/lws.dll serve --host 127.0.0.1 --port $port --no-mdns --quiet \
+dotnet "${LWS_DLL:-src/LocalWebSocket.Cli/bin/Release/net10.0/lws.dll}" serve --host 127.0.0.1 --port $port --no-mdns --quiet \
   --max-connections 30000 --max-per-ip 30000 --handshakes-per-ip 1000000 --duration 300 >/dev/null &
 pid=$!
 trap 'kill $pid $holder 2>/dev/null || true' EXIT

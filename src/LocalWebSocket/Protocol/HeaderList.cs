@@ -7,14 +7,16 @@ namespace LocalWebSocket.Protocol;
 /// <see cref="HttpHead"/> and by hosts that parse requests themselves (ASP.NET Core), so that every host applies
 /// the same handshake rules to the same headers.
 /// </summary>
+/// <remarks>Loops by index: a foreach over the interface would allocate an enumerator per look-up, several per handshake.</remarks>
 internal static class HeaderList
 {
     /// <summary>The number of headers named <paramref name="name"/>.</summary>
     public static int Count(IReadOnlyList<KeyValuePair<string, string>> headers, string name)
     {
         var count = 0;
-        foreach (var header in headers)
+        for (var i = 0; i < headers.Count; i++)
         {
+            var header = headers[i];
             if (string.Equals(header.Key, name, StringComparison.OrdinalIgnoreCase))
             {
                 count++;
@@ -27,8 +29,9 @@ internal static class HeaderList
     /// <summary>The values of every header named <paramref name="name"/>, in order.</summary>
     public static IEnumerable<string> Values(IReadOnlyList<KeyValuePair<string, string>> headers, string name)
     {
-        foreach (var header in headers)
+        for (var i = 0; i < headers.Count; i++)
         {
+            var header = headers[i];
             if (string.Equals(header.Key, name, StringComparison.OrdinalIgnoreCase))
             {
                 yield return header.Value;
@@ -39,8 +42,9 @@ internal static class HeaderList
     /// <summary>Gets the first header named <paramref name="name"/>.</summary>
     public static bool TryGet(IReadOnlyList<KeyValuePair<string, string>> headers, string name, [NotNullWhen(true)] out string? value)
     {
-        foreach (var header in headers)
+        for (var i = 0; i < headers.Count; i++)
         {
+            var header = headers[i];
             if (string.Equals(header.Key, name, StringComparison.OrdinalIgnoreCase))
             {
                 value = header.Value;
@@ -58,8 +62,9 @@ internal static class HeaderList
     /// </summary>
     public static bool ContainsToken(IReadOnlyList<KeyValuePair<string, string>> headers, string name, string token)
     {
-        foreach (var header in headers)
+        for (var i = 0; i < headers.Count; i++)
         {
+            var header = headers[i];
             if (!string.Equals(header.Key, name, StringComparison.OrdinalIgnoreCase))
             {
                 continue;

@@ -55,8 +55,9 @@ internal static class UpgradeRules
     {
         foreach (var candidate in supported)
         {
-            foreach (var offered in headers)
+            for (var i = 0; i < headers.Count; i++)
             {
+                var offered = headers[i];
                 if (!string.Equals(offered.Key, "Sec-WebSocket-Protocol", StringComparison.OrdinalIgnoreCase))
                 {
                     continue;

@@ -166,6 +166,8 @@ public sealed partial class LocalWebSocketServer
     /// Waits for the first request of a new connection and serves its requests until it upgrades (returns the
     /// joined client) or ends (returns null).
     /// </summary>
+    // Pooled: every connection of a storm waits here once, and a box per connection would be garbage by the thousand.
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<ConnectedClient?> ServeRequestsAsync(
         ServerConnectionStream stream, Socket? socket, IPEndPoint remoteEndPoint, bool plainOnly, CancellationToken stopping)
     {
@@ -353,6 +355,7 @@ public sealed partial class LocalWebSocketServer
     /// WebSocket. Returns the client, joined or about to be closed (refused, or the server stopping), whose
     /// receive loop the caller runs; null when the request was refused before any client was made.
     /// </summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<ConnectedClient?> UpgradeAsync(WebSocketUpgradeRequest request, CancellationToken cancellationToken)
     {
         var startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
