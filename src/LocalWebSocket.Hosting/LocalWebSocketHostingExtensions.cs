@@ -30,17 +30,12 @@ public static class LocalWebSocketHostingExtensions
     /// <returns>The services, for chaining.</returns>
     public static IServiceCollection AddLocalWebSocketServer(this IServiceCollection services, Action<LocalWebSocketServerOptions> configure)
     {
-        ArgumentNullException.ThrowIfNull(services);
-        ArgumentNullException.ThrowIfNull(configure);
-        Configure(services, configure);
-        services.TryAddSingleton(provider =>
+        Register(services, configure, static (provider, options) =>
         {
-            var options = provider.GetRequiredService<IOptions<LocalWebSocketServerOptions>>().Value;
             options.MeterFactory ??= provider.GetService<IMeterFactory>();
             return new LocalWebSocketServer(options, provider.GetService<ILoggerFactory>());
         });
-        services.AddHostedService<LocalWebSocketServerService>();
-        return services;
+        return services.AddHostedService<LocalWebSocketServerService>();
     }
 
     /// <summary>As <see cref="AddLocalWebSocketServer(IServiceCollection, IConfiguration, Action{LocalWebSocketServerOptions})"/>, without options set in code.</summary>
@@ -90,16 +85,11 @@ public static class LocalWebSocketHostingExtensions
     /// <returns>The services, for chaining.</returns>
     public static IServiceCollection AddLocalWebSocketClient(this IServiceCollection services, Action<LocalWebSocketClientOptions> configure)
     {
-        ArgumentNullException.ThrowIfNull(services);
-        ArgumentNullException.ThrowIfNull(configure);
-        Configure(services, configure);
-        services.TryAddSingleton<ILocalWebSocketClient>(provider =>
+        return Register<LocalWebSocketClientOptions, ILocalWebSocketClient>(services, configure, static (provider, options) =>
         {
-            var options = provider.GetRequiredService<IOptions<LocalWebSocketClientOptions>>().Value;
             options.MeterFactory ??= provider.GetService<IMeterFactory>();
             return new LocalWebSocketClient(options, provider.GetService<ILoggerFactory>());
         });
-        return services;
     }
 
     /// <summary>As <see cref="AddLocalWebSocketClient(IServiceCollection, IConfiguration, Action{LocalWebSocketClientOptions})"/>, without options set in code.</summary>
@@ -134,16 +124,11 @@ public static class LocalWebSocketHostingExtensions
     /// <returns>The services, for chaining.</returns>
     public static IServiceCollection AddLocalWebSocketDiscovery(this IServiceCollection services, Action<DiscoveryOptions> configure)
     {
-        ArgumentNullException.ThrowIfNull(services);
-        ArgumentNullException.ThrowIfNull(configure);
-        Configure(services, configure);
-        services.TryAddSingleton(provider =>
+        return Register(services, configure, static (provider, options) =>
         {
-            var options = provider.GetRequiredService<IOptions<DiscoveryOptions>>().Value;
             options.MeterFactory ??= provider.GetService<IMeterFactory>();
             return new ServerDiscovery(options);
         });
-        return services;
     }
 
     /// <summary>As <see cref="AddLocalWebSocketDiscovery(IServiceCollection, IConfiguration, Action{DiscoveryOptions})"/>, without options set in code.</summary>
@@ -167,10 +152,20 @@ public static class LocalWebSocketHostingExtensions
         return services.AddLocalWebSocketDiscovery(configure);
     }
 
-    private static void Configure<TOptions>(IServiceCollection services, Action<TOptions> configure)
+    /// <summary>
+    /// The one shape of every registration: the options (code after any binding), and one <typeparamref name="TService"/>
+    /// made from them on first use. A second registration of the same service keeps the first (TryAdd).
+    /// </summary>
+    private static IServiceCollection Register<TOptions, TService>(
+        IServiceCollection services, Action<TOptions> configure, Func<IServiceProvider, TOptions, TService> create)
         where TOptions : class
+        where TService : class
     {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configure);
         services.AddOptions<TOptions>().Configure(configure);
+        services.TryAddSingleton(provider => create(provider, provider.GetRequiredService<IOptions<TOptions>>().Value));
+        return services;
     }
 
     /// <summary>

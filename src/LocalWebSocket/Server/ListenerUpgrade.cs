@@ -13,15 +13,15 @@ namespace LocalWebSocket.Server;
 /// </summary>
 internal sealed class ListenerUpgrade : WebSocketUpgradeRequest
 {
-    private readonly LocalWebSocketServer _server;
+    private readonly ServerHandshake _handshake;
     private readonly HttpHead _head;
     private readonly ServerConnectionStream _stream;
     private readonly Socket? _socket;
 
-    public ListenerUpgrade(LocalWebSocketServer server, HttpHead head, ServerConnectionStream stream, Socket? socket, IPEndPoint remoteEndPoint)
+    public ListenerUpgrade(ServerHandshake handshake, HttpHead head, ServerConnectionStream stream, Socket? socket, IPEndPoint remoteEndPoint)
         : base(head.Method, head.MinorVersion == 1, head.Query, head.Headers, remoteEndPoint)
     {
-        _server = server;
+        _handshake = handshake;
         _head = head;
         _stream = stream;
         _socket = socket;
@@ -46,5 +46,5 @@ internal sealed class ListenerUpgrade : WebSocketUpgradeRequest
 
     protected internal override ValueTask RejectAsync(
         int statusCode, string contentType, string body, KeyValuePair<string, string>? header, CancellationToken cancellationToken) =>
-        new(_server.RejectAsync(_stream, _socket, HttpResponses.Error(new HandshakeRefusal(statusCode, contentType, body, header)), cancellationToken));
+        new(_handshake.RejectAsync(_stream, _socket, HttpResponses.Error(new HandshakeRefusal(statusCode, contentType, body, header)), cancellationToken));
 }

@@ -10,15 +10,8 @@ namespace LocalWebSocket.Server;
 
 public sealed partial class LocalWebSocketServer
 {
-    /// <summary>Requests one kept-alive HTTP connection may make before it is closed.</summary>
-    private const int MaxRequestsPerConnection = 100;
-
-    /// <summary>How much a refused request may still send us before its connection is closed anyway.</summary>
-    private const int MaxLingerBytes = 64 * 1024;
-
-    private static readonly TimeSpan LingerTime = TimeSpan.FromSeconds(1);
-
-    private HandshakeDeadlines _handshakeDeadlines = null!;
+    /// <summary>The handshake of the connections of our own (the listener's, and those of AcceptConnectionAsync).</summary>
+    private readonly ServerHandshake _handshake;
     private int _connectionCount;
     private AddressLimiter _addressLimits = null!;
 
@@ -58,64 +51,77 @@ public sealed partial class LocalWebSocketServer
     private async Task HandleConnectionAsync(Socket socket, CancellationToken stopping)
     {
         var remoteEndPoint = socket.RemoteEndPoint as IPEndPoint ?? new IPEndPoint(IPAddress.None, 0);
+        var client = await OpenConnectionAsync(ConnectionStream.ForServer(new NetworkStream(socket, ownsSocket: true), socket), socket, remoteEndPoint, stopping)
+            .ConfigureAwait(false);
+
+        // The client's receive loop owns the connection from here, and releases the count and the address
+        // slot when it ends: the accept loop's state need not live as long as the connection.
+        _ = client?.RunAsync();
+    }
+
+    /// <summary>
+    /// Takes a new connection of our own through admission, TLS and the HTTP handshake. Returns the client it
+    /// became, whose receive loop the caller runs (it then owns the stream, the connection count and the address
+    /// slot); or null, once the connection was refused or ended, and all it held was given back.
+    /// </summary>
+    /// <param name="stream">The connection; disposed here unless it became a client.</param>
+    /// <param name="socket">Its socket, for TLS, half-close and peeking; null for a stream a transport gave.</param>
+    /// <param name="remoteEndPoint">The peer, for the per-IP limits.</param>
+    /// <param name="stopping">The server's stop, or the transport's end of the connection.</param>
+    private async Task<ConnectedClient?> OpenConnectionAsync(
+        ServerConnectionStream stream, Socket? socket, IPEndPoint remoteEndPoint, CancellationToken stopping)
+    {
         var (refusal, slot) = Admit(remoteEndPoint.Address);
-        ServerConnectionStream? stream = ConnectionStream.ForServer(new NetworkStream(socket, ownsSocket: true), socket);
-        var handedOver = false;
+        ServerConnectionStream? owned = stream;
+        ConnectedClient? client = null;
         try
         {
-            socket.NoDelay = true;
             if (refusal is not null)
             {
-                await RejectAsync(stream, socket, HttpResponses.Error(refusal), stopping).ConfigureAwait(false);
-                return;
+                await _handshake.RejectAsync(stream, socket, HttpResponses.Error(refusal), stopping).ConfigureAwait(false);
+                return null;
             }
 
             var plainOnly = false;
-            if (_certificateContext is not null)
+            if (socket is not null)
             {
-                switch (await SniffTlsAsync(socket, stopping).ConfigureAwait(false))
+                socket.NoDelay = true;
+                (var secured, plainOnly) = await _handshake.SecureAsync(socket, stream, stopping).ConfigureAwait(false);
+                if (secured is null)
                 {
-                    case true:
-                        // The plain stream only wrapped the socket; the TLS stream takes it over.
-                        stream = await AuthenticateTlsAsync(socket, stopping).ConfigureAwait(false);
-                        if (stream is null)
-                        {
-                            return;
-                        }
+                    return null;
+                }
 
-                        break;
-                    case false when _options.AllowPlainDetails:
-                        plainOnly = true;
-                        break;
-                    default:
-                        return;
+                if (secured != stream)
+                {
+                    // TLS owns the socket now; the plain stream only wrapped it.
+                    owned = secured;
                 }
             }
 
-            var client = await ServeRequestsAsync(stream, socket, remoteEndPoint, plainOnly, stopping).ConfigureAwait(false);
+            client = await _handshake.ServeAsync(owned, socket, remoteEndPoint, plainOnly, stopping).ConfigureAwait(false);
             if (client is not null)
             {
-                // The client's receive loop owns the connection from here, and releases the count and the
-                // address slot when it ends: this method's state need not live as long as the connection.
                 client.AddressSlot = slot;
-                stream = null;
-                handedOver = true;
-                _ = client.RunAsync();
+                owned = null;
             }
+
+            return client;
         }
         catch (Exception exception)
         {
-            // One connection's failure never reaches the others or the accept loop.
+            // One connection's failure never reaches the others, the accept loop or the transport's caller.
             Logger.ConnectionFailed(exception);
+            return null;
         }
         finally
         {
-            if (stream is not null)
+            if (owned is not null)
             {
-                await stream.DisposeAsync().ConfigureAwait(false);
+                await owned.DisposeAsync().ConfigureAwait(false);
             }
 
-            if (!handedOver)
+            if (client is null)
             {
                 ReleaseConnection(slot);
             }
@@ -162,31 +168,6 @@ public sealed partial class LocalWebSocketServer
         OnConnectionClosed();
     }
 
-    /// <summary>
-    /// Waits for the first request of a new connection and serves its requests until it upgrades (returns the
-    /// joined client) or ends (returns null).
-    /// </summary>
-    // Pooled: every connection of a storm waits here once, and a box per connection would be garbage by the thousand.
-    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<ConnectedClient?> ServeRequestsAsync(
-        ServerConnectionStream stream, Socket? socket, IPEndPoint remoteEndPoint, bool plainOnly, CancellationToken stopping)
-    {
-        using var deadline = _handshakeDeadlines.Start(_options.HandshakeTimeout, stopping);
-        try
-        {
-            // Wait for the first request here, in the one state machine a connection has while it waits
-            // (hundreds wait at once in a storm): nothing is rented, and the handshake then runs at once.
-            await stream.ReadAsync(Memory<byte>.Empty, deadline.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (deadline.IsCancellationRequested && !stopping.IsCancellationRequested)
-        {
-            await RequestTimedOutAsync(stream, socket, stopping).ConfigureAwait(false);
-            return null;
-        }
-
-        return await HandshakeAsync(stream, socket, remoteEndPoint, plainOnly, deadline, stopping).ConfigureAwait(false);
-    }
-
     /// <summary>What a client refused at <see cref="LocalWebSocketServerOptions.MaxConnections"/> is told to wait.</summary>
     private static readonly TimeSpan MaxConnectionsRetryAfter = TimeSpan.FromSeconds(2);
 
@@ -197,166 +178,13 @@ public sealed partial class LocalWebSocketServer
     internal void OnConnectionClosed() => Interlocked.Decrement(ref _connectionCount);
 
     /// <summary>
-    /// Serves HTTP requests on a new connection until it upgrades to a WebSocket (returns the joined
-    /// client) or ends (returns null). Each request head must arrive within the handshake timeout.
-    /// </summary>
-    private async ValueTask<ConnectedClient?> HandshakeAsync(
-        ServerConnectionStream stream, Socket? socket, IPEndPoint remoteEndPoint, bool plainOnly, HandshakeDeadlines.Deadline deadline, CancellationToken stopping)
-    {
-        for (var request = 0; request < MaxRequestsPerConnection; request++)
-        {
-            HttpHead? head;
-            try
-            {
-                if (request > 0)
-                {
-                    // The first request was awaited by the caller. Wait before reading, so nothing is rented
-                    // while a kept-alive connection idles.
-                    deadline.Restart(_options.HandshakeTimeout);
-                    await stream.ReadAsync(Memory<byte>.Empty, deadline.Token).ConfigureAwait(false);
-                }
-
-                head = await HttpHeadReader.ReadAsync(stream, isRequest: true, _options.MaxRequestHeadSize, _options.MaxRequestHeaders, deadline.Token)
-                    .ConfigureAwait(false);
-            }
-            catch (HttpParseException exception)
-            {
-                await RejectAsync(stream, socket, HttpResponses.Error(HandshakeRefusal.Plain(exception.StatusCode, exception.Message)), stopping).ConfigureAwait(false);
-                return null;
-            }
-            catch (OperationCanceledException) when (deadline.IsCancellationRequested && !stopping.IsCancellationRequested)
-            {
-                await RequestTimedOutAsync(stream, socket, stopping).ConfigureAwait(false);
-                return null;
-            }
-
-            if (head is null)
-            {
-                return null;
-            }
-
-            var refusal = plainOnly && head.Path == ProtocolConstants.WebSocketPath
-                ? HandshakeRefusal.Plain(403, "This server only accepts WebSockets over TLS: use wss://.")
-                : CheckRequest(head);
-            if (refusal is not null)
-            {
-                await RejectAsync(stream, socket, HttpResponses.Error(refusal), stopping).ConfigureAwait(false);
-                return null;
-            }
-
-            if (head.Path == ProtocolConstants.WebSocketPath)
-            {
-                // A validator or an authenticator gets the token and might keep it: then it is not reused.
-                var sharesToken = _options.ClientValidator is not null || _options.RequestAuthenticator is not null;
-                var upgrade = new ListenerUpgrade(this, head, stream, socket, remoteEndPoint);
-                return await UpgradeAsync(upgrade, sharesToken ? deadline.Share() : deadline.Token).ConfigureAwait(false);
-            }
-
-            var close = WantsClose(head);
-            Counters.CountDetailsRequest();
-            var response = HttpResponses.Details(DetailsDocument, includeBody: head.Method == "GET", close);
-            await stream.WriteAsync(response, deadline.Token).ConfigureAwait(false);
-            if (close)
-            {
-                return null;
-            }
-        }
-
-        return null;
-    }
-
-    private Task RequestTimedOutAsync(ConnectionStream stream, Socket? socket, CancellationToken stopping)
-    {
-        Counters.CountHandshakeTimeout();
-        return RejectAsync(stream, socket, HttpResponses.Error(HandshakeRefusal.Plain(408, "The request did not arrive in time.")), stopping);
-    }
-
-    /// <summary>
-    /// Whether a new connection starts a TLS handshake (a first byte of 0x16, a handshake record), peeked
-    /// without consuming it; null when nothing came within the handshake timeout.
-    /// </summary>
-    private async Task<bool?> SniffTlsAsync(Socket socket, CancellationToken stopping)
-    {
-        using var timeout = new CancellationTokenSource(_options.HandshakeTimeout, _time);
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stopping, timeout.Token);
-        var first = new byte[1];
-        try
-        {
-            var read = await socket.ReceiveAsync(first, SocketFlags.Peek, deadline.Token).ConfigureAwait(false);
-            return read == 0 ? null : first[0] == 0x16;
-        }
-        catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
-        {
-            Counters.CountHandshakeTimeout();
-            return null;
-        }
-    }
-
-    /// <summary>The TLS handshake, within the handshake timeout; null when it failed.</summary>
-    private async Task<ServerConnectionStream?> AuthenticateTlsAsync(Socket socket, CancellationToken stopping)
-    {
-        var tls = new System.Net.Security.SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
-        using var timeout = new CancellationTokenSource(_options.HandshakeTimeout, _time);
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stopping, timeout.Token);
-        try
-        {
-            await tls.AuthenticateAsServerAsync(
-                new System.Net.Security.SslServerAuthenticationOptions { ServerCertificateContext = _certificateContext, ClientCertificateRequired = false },
-                deadline.Token).ConfigureAwait(false);
-
-            // No socket: the TLS stream may hold decrypted bytes the socket no longer shows.
-            return ConnectionStream.ForServer(tls, socket: null);
-        }
-        catch (Exception exception) when (exception is System.Security.Authentication.AuthenticationException or IOException or OperationCanceledException)
-        {
-            Counters.CountTlsFailure();
-            Logger.TlsFailed(exception);
-            await tls.DisposeAsync().ConfigureAwait(false);
-            return null;
-        }
-    }
-
-    /// <summary>The refusal of a request we do not serve, or null for one we do.</summary>
-    private static HandshakeRefusal? CheckRequest(HttpHead head)
-    {
-        if (head.MinorVersion == 1 && head.CountHeader("Host") != 1)
-        {
-            return HandshakeRefusal.Plain(400, "An HTTP/1.1 request needs exactly one Host header.");
-        }
-
-        var path = head.Path;
-        if (path == ProtocolConstants.WebSocketPath)
-        {
-            return UpgradeRules.CheckUpgrade(head.Method, head.MinorVersion == 1, head.Headers);
-        }
-
-        if (UpgradeRules.CheckNoBody(head.Headers) is { } body)
-        {
-            return body;
-        }
-
-        if (path == ProtocolConstants.DetailsPath)
-        {
-            return head.Method is "GET" or "HEAD"
-                ? null
-                : HandshakeRefusal.Plain(405, "The details document answers GET and HEAD.", "Allow", "GET, HEAD");
-        }
-
-        return HandshakeRefusal.Plain(404, "Not found. The details document is at / and WebSockets at /ws.");
-    }
-
-    private static bool WantsClose(HttpHead head) =>
-        head.HeaderContainsToken("Connection", "close")
-        || (head.MinorVersion == 0 && !head.HeaderContainsToken("Connection", "keep-alive"));
-
-    /// <summary>
     /// Upgrades a request that passed <see cref="UpgradeRules.CheckUpgrade"/>, whoever hosts it: checks its
     /// origin, authenticates it, makes and validates its client, has the host send the 101 and attaches the
     /// WebSocket. Returns the client, joined or about to be closed (refused, or the server stopping), whose
     /// receive loop the caller runs; null when the request was refused before any client was made.
     /// </summary>
     [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<ConnectedClient?> UpgradeAsync(WebSocketUpgradeRequest request, CancellationToken cancellationToken)
+    internal async ValueTask<ConnectedClient?> UpgradeAsync(WebSocketUpgradeRequest request, CancellationToken cancellationToken)
     {
         var startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
         var activity = StartHandshakeActivity(request);
@@ -539,40 +367,5 @@ public sealed partial class LocalWebSocketServer
         Counters.CountAuthenticationFailure();
         Logger.RequestDenied(remoteEndPoint, result.StatusCode, result.Reason);
         return (HandshakeRefusal.AuthenticationFailed(result.StatusCode, result.Reason ?? "Authentication failed"), null);
-    }
-
-    /// <summary>
-    /// Sends an error response and closes. The connection lingers briefly, reading and dropping what the
-    /// client still sends: closing with unread data makes the OS send a reset that can destroy the response
-    /// before the client reads it.
-    /// </summary>
-    internal async Task RejectAsync(ConnectionStream stream, Socket? socket, byte[] response, CancellationToken stopping)
-    {
-        Counters.CountRejected();
-        using var lingerTime = new CancellationTokenSource(LingerTime, _time);
-        using var linger = CancellationTokenSource.CreateLinkedTokenSource(stopping, lingerTime.Token);
-        try
-        {
-            await stream.WriteAsync(response, linger.Token).ConfigureAwait(false);
-            // Without a socket (TLS, a host's stream) there is no half-close: the client sees the response's
-            // Connection: close and the linger below ends when it hangs up.
-            socket?.Shutdown(SocketShutdown.Send);
-            var scratch = new byte[4096];
-            var total = 0;
-            while (total < MaxLingerBytes)
-            {
-                var read = await stream.ReadAsync(scratch, linger.Token).ConfigureAwait(false);
-                if (read == 0)
-                {
-                    break;
-                }
-
-                total += read;
-            }
-        }
-        catch (Exception exception) when (exception is OperationCanceledException or IOException or SocketException or ObjectDisposedException)
-        {
-            // The client went away or kept talking: either way the connection is closed now.
-        }
     }
 }

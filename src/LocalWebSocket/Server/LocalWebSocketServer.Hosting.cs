@@ -147,44 +147,12 @@ public sealed partial class LocalWebSocketServer
         }
 
         Counters.CountAccepted();
-        var (refusal, slot) = Admit(remoteEndPoint.Address);
-        ServerConnectionStream? stream = ConnectionStream.ForServer(transport, socket: null);
-        ConnectedClient? client = null;
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, cancellationToken);
-        try
-        {
-            if (refusal is not null)
-            {
-                await RejectAsync(stream, socket: null, HttpResponses.Error(refusal), linked.Token).ConfigureAwait(false);
-                return;
-            }
-
-            client = await ServeRequestsAsync(stream, socket: null, remoteEndPoint, plainOnly: false, linked.Token).ConfigureAwait(false);
-            if (client is not null)
-            {
-                client.AddressSlot = slot;
-                stream = null;
-            }
-        }
-        catch (Exception exception) when (exception is IOException or OperationCanceledException or ObjectDisposedException)
-        {
-            Logger.ConnectionFailed(exception);
-        }
-        finally
-        {
-            if (stream is not null)
-            {
-                await stream.DisposeAsync().ConfigureAwait(false);
-            }
-
-            if (client is null)
-            {
-                ReleaseConnection(slot);
-            }
-        }
-
+        var client = await OpenConnectionAsync(ConnectionStream.ForServer(transport, socket: null), socket: null, remoteEndPoint, linked.Token)
+            .ConfigureAwait(false);
         if (client is not null)
         {
+            // The receive loop releases the count and the slot when it ends.
             using var dropped = cancellationToken.Register(static state => ((ConnectedClient)state!).Abort(), client);
             await client.RunAsync().ConfigureAwait(false);
         }

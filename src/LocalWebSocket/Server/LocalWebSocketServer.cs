@@ -80,7 +80,7 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
         _detailsDocument = Serialize(_details);
         CreateInstruments();
         _time = _options.TimeProvider;
-        _handshakeDeadlines = new HandshakeDeadlines(_time);
+        _handshake = new ServerHandshake(this, _options, _certificateContext);
         _addressLimits = new AddressLimiter(_options.MaxConnectionsPerIp, _options.HandshakesPerSecondPerIp, _time);
 
         var capacity = _options.StreamBufferCapacity;
