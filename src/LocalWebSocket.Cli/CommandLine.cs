@@ -221,16 +221,14 @@ internal sealed class CommandLine
         var addresses = new List<System.Net.IPAddress>();
         foreach (var text in All(option))
         {
-            if (System.Net.IPAddress.TryParse(text, out var address))
+            try
             {
-                addresses.Add(address);
-                continue;
+                addresses.Add(LocalWebSocket.LocalNetworkInterfaces.Resolve(text));
             }
-
-            var named = System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces().FirstOrDefault(n => n.Name == text);
-            var unicast = named?.GetIPProperties().UnicastAddresses.Select(u => u.Address)
-                .OrderBy(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 0 : 1).FirstOrDefault();
-            addresses.Add(unicast ?? throw Error($"{option} takes an address or the name of an interface of this machine (192.168.1.20, fe80::1%2, eth0), not '{text}'"));
+            catch (ArgumentException)
+            {
+                throw Error($"{option} takes an address or the name of an interface of this machine (192.168.1.20, fe80::1%2, eth0), not '{text}'");
+            }
         }
 
         return addresses;

@@ -228,13 +228,3 @@ internal abstract class ConnectionStream : Stream
         }
     }
 }
-
-/// <summary>
-/// What a <see cref="ServerConnectionStream"/> tells its reader. An interface rather than a delegate: a delegate
-/// would be one more object per connection, and there are thousands of connections.
-/// </summary>
-internal interface IDataWaitObserver
-{
-    /// <summary>A read found nothing buffered and is about to wait for the transport.</summary>
-    void BeforeWaitingForData();
-}

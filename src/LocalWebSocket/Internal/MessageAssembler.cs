@@ -34,8 +34,10 @@ internal static class MessageAssembler
     /// <param name="start">The bytes that receive read (empty after a zero-byte receive).</param>
     /// <param name="maxSize">The size limit.</param>
     /// <param name="cancellationToken">Ends the wait.</param>
+    /// <param name="waitHook">Told before a read of the rest has to wait for the network.</param>
     public static async ValueTask<AssembledMessage> ReceiveAsync(
-        WebSocket webSocket, ValueWebSocketReceiveResult first, ReadOnlyMemory<byte> start, int maxSize, CancellationToken cancellationToken)
+        WebSocket webSocket, ValueWebSocketReceiveResult first, ReadOnlyMemory<byte> start, int maxSize, CancellationToken cancellationToken,
+        IReceiveWaitHook? waitHook = null)
     {
         var type = first.MessageType;
         if (start.Length > maxSize)
@@ -68,7 +70,13 @@ internal static class MessageAssembler
                 }
 
                 var room = Math.Min(buffer.Length, limit) - length;
-                var result = await webSocket.ReceiveAsync(buffer.AsMemory(length, room), cancellationToken).ConfigureAwait(false);
+                var pending = webSocket.ReceiveAsync(buffer.AsMemory(length, room), cancellationToken);
+                if (waitHook is not null && !pending.IsCompleted)
+                {
+                    waitHook.BeforeWaiting();
+                }
+
+                var result = await pending.ConfigureAwait(false);
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
                     return new(AssemblyOutcome.Closed, type, null, 0);
@@ -114,4 +122,14 @@ internal static class MessageAssembler
         ArrayPool<byte>.Shared.Return(buffer);
         return exact;
     }
+}
+
+/// <summary>
+/// What a receive loop does before it waits for the network (a server's: send what it routed). The loop asks,
+/// as it reads, whether its read would wait; the stream beneath it does not call back into it.
+/// </summary>
+internal interface IReceiveWaitHook
+{
+    /// <summary>A read is about to wait for data that has not arrived yet.</summary>
+    void BeforeWaiting();
 }

@@ -41,16 +41,8 @@ internal sealed class ServerConnectionStream : ConnectionStream
     {
     }
 
-    /// <summary>
-    /// Told when a read finds nothing buffered, before it goes to the transport: the reader has handled
-    /// everything that arrived together, which makes it the moment to send what that produced.
-    /// </summary>
-    public IDataWaitObserver? DataWaitObserver { get; set; }
-
     private protected override ValueTask<int> ReadUnbufferedAsync(Memory<byte> destination, CancellationToken cancellationToken)
     {
-        DataWaitObserver?.BeforeWaitingForData();
-
         // A zero-byte read is the WebSocket waiting for data, where an idle connection spends its life:
         // handed straight to the transport, it keeps no state of ours while it waits.
         return destination.IsEmpty ? _inner.ReadAsync(destination, cancellationToken) : ReadWithoutHoldingAsync(destination, cancellationToken);

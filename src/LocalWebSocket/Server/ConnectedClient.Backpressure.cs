@@ -84,9 +84,8 @@ public sealed partial class ConnectedClient
 
     private async ValueTask WaitForReceiverAsync(ConnectedClient receiver)
     {
-        // The writers this loop deferred must run, or nothing drains.
-        FlushReceivedCount();
-        StartDeferredWriters();
+        // The writers this loop woke must run, or nothing drains.
+        EndBatch();
         var drained = receiver.WhenDrainedForRelay();
         if (drained.IsCompleted)
         {

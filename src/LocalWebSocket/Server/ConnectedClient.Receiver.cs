@@ -7,8 +7,9 @@ namespace LocalWebSocket.Server;
 
 public sealed partial class ConnectedClient
 {
-    // Only the receive loop touches it.
+    // Only the receive loop touches them. The batch is made on the first message this client sends.
     private MessageTally _received;
+    private FanOutBatch? _fanOut;
 
     /// <summary>
     /// Receives until the connection ends, hands each whole message to the server, and then leaves the
@@ -17,7 +18,6 @@ public sealed partial class ConnectedClient
     internal async Task RunAsync()
     {
         Exception? error = null;
-        _stream.DataWaitObserver = this;
 
         // The wait for the next message, where an idle connection spends its life, takes no token: a token
         // costs a registration in the WebSocket and another in the socket for every connection. Abort()
@@ -26,7 +26,14 @@ public sealed partial class ConnectedClient
         {
             while (true)
             {
-                var first = await _webSocket.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None).ConfigureAwait(false);
+                var next = _webSocket.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None);
+                if (!next.IsCompleted || _fanOut is { IsDue: true })
+                {
+                    // Everything that arrived together has been routed: send what it produced before waiting.
+                    EndBatch();
+                }
+
+                var first = await next.ConfigureAwait(false);
                 if (first.MessageType == WebSocketMessageType.Close)
                 {
                     break;
@@ -66,9 +73,7 @@ public sealed partial class ConnectedClient
         }
         finally
         {
-            _stream.DataWaitObserver = null;
-            FlushReceivedCount();
-            StartDeferredWriters();
+            EndBatch();
             if (_stream.HasHeldClose)
             {
                 await SendHeldCloseAsync().ConfigureAwait(false);
@@ -118,12 +123,12 @@ public sealed partial class ConnectedClient
     /// <summary>Reads one message whose first frame has arrived; false when the connection is closing.</summary>
     private async ValueTask<bool> ReceiveMessageAsync(ValueWebSocketReceiveResult first)
     {
-        var message = await MessageAssembler.ReceiveAsync(_webSocket, first, ReadOnlyMemory<byte>.Empty, _options.MaxMessageSize, CancellationToken.None)
+        var message = await MessageAssembler.ReceiveAsync(_webSocket, first, ReadOnlyMemory<byte>.Empty, _options.MaxMessageSize, CancellationToken.None, this)
             .ConfigureAwait(false);
         switch (message.Outcome)
         {
             case AssemblyOutcome.Complete:
-                await _server.OnMessageReceivedAsync(this, message.Type, message.Buffer!, message.Length).ConfigureAwait(false);
+                await _server.OnMessageReceivedAsync(this, _fanOut ??= new FanOutBatch(), message.Type, message.Buffer!, message.Length).ConfigureAwait(false);
                 return true;
 
             case AssemblyOutcome.TooLarge:
@@ -207,10 +212,16 @@ public sealed partial class ConnectedClient
         }
     }
 
-    /// <inheritdoc />
-    void IDataWaitObserver.BeforeWaitingForData()
+    /// <summary>
+    /// The receive loop is about to wait (for data, or for a receiver), or ends: what it counted goes to the
+    /// server's counters, and the writers its routing woke start.
+    /// </summary>
+    private void EndBatch()
     {
         FlushReceivedCount();
-        StartDeferredWriters();
+        _fanOut?.Start();
     }
+
+    /// <inheritdoc />
+    void IReceiveWaitHook.BeforeWaiting() => EndBatch();
 }

@@ -8,11 +8,6 @@ namespace LocalWebSocket.Server;
 
 public sealed partial class ConnectedClient
 {
-    /// <summary>At most this many deferred writers run on the receive loop's thread; more are scheduled.</summary>
-    private const int InlineWriterLimit = 4;
-
-    private const int DeferredWritersKeptCapacity = 64;
-
     /// <summary>At most this many messages are taken from the queue at once.</summary>
     private const int WriteBatchSize = 64;
 
@@ -20,8 +15,6 @@ public sealed partial class ConnectedClient
     // connection, and it is rarely contended).
     private readonly Queue<OutgoingMessage> _sendQueue = new();
 
-    // Only this client's receive loop touches it.
-    private List<ConnectedClient>? _deferredWriters;
     // Made only when someone waits for the close to be written (rare): one object pair less per connection.
     private TaskCompletionSource? _closeWritten;
     private bool _closeWrittenOrAbandoned;
@@ -88,12 +81,12 @@ public sealed partial class ConnectedClient
     /// Whether the queue keeps the caller's reference to <paramref name="message"/> when it takes the message
     /// (one atomic operation less for each of two references), rather than adding its own.
     /// </param>
-    /// <param name="router">
-    /// The client whose receive loop relays the message, if any: it starts this client's writer when it has
-    /// routed everything it has read (see <see cref="StartDeferredWriters"/>), so that a burst costs one write.
+    /// <param name="batch">
+    /// The batch of the receive loop that relays the message, if any: this client's writer, if the message
+    /// wakes it, then starts with the batch, once that loop has routed all it read, so that a burst costs one write.
     /// </param>
     /// <returns>Whether the message was queued (and, with <paramref name="handOverReference"/>, the reference taken).</returns>
-    internal bool Enqueue(OutgoingMessage message, bool handOverReference, ConnectedClient? router = null)
+    internal bool Enqueue(OutgoingMessage message, bool handOverReference, FanOutBatch? batch = null)
     {
         var startDrain = false;
         lock (_sendQueue)
@@ -161,9 +154,9 @@ public sealed partial class ConnectedClient
 
         if (startDrain)
         {
-            if (router is not null)
+            if (batch is not null)
             {
-                (router._deferredWriters ??= []).Add(this);
+                batch.Add(this);
             }
             else
             {
@@ -172,39 +165,6 @@ public sealed partial class ConnectedClient
         }
 
         return true;
-    }
-
-    /// <summary>
-    /// Starts the writers this client's receive loop deferred. Called when the loop has nothing buffered left
-    /// to route, just before it would wait on the socket. A few writers run right here, which spares a
-    /// thread switch per message (an echo, a chat between two); many go to the schedulers, to run in parallel.
-    /// </summary>
-    private void StartDeferredWriters()
-    {
-        if (_deferredWriters is not { Count: > 0 } writers)
-        {
-            return;
-        }
-
-        var inline = writers.Count <= InlineWriterLimit;
-        foreach (var writer in writers)
-        {
-            if (inline)
-            {
-                writer.RunWriter();
-            }
-            else
-            {
-                writer.ScheduleDrain();
-            }
-        }
-
-        writers.Clear();
-        if (writers.Capacity > DeferredWritersKeptCapacity)
-        {
-            // A broadcast to thousands must not leave a list that size on every sender.
-            _deferredWriters = null;
-        }
     }
 
     /// <summary>Lets the writer start, once the 101 response is out.</summary>
@@ -285,7 +245,7 @@ public sealed partial class ConnectedClient
         Debug.Assert(_sendQueue.Count == 0 && _queuedBytes == 0, "A cleared queue holds nothing.");
     }
 
-    private void ScheduleDrain() => _scheduler.Schedule(this);
+    internal void ScheduleDrain() => _scheduler.Schedule(this);
 
     /// <summary>Called by the <see cref="SendScheduler"/> when this client's turn comes.</summary>
     internal void RunWriter() => _ = DrainAsync();

@@ -13,7 +13,7 @@ namespace LocalWebSocket.Server;
 /// All public members are thread-safe. Messages sent to a client wait in its bounded send queue and are written
 /// by one writer in order; a full queue is handled by <see cref="LocalWebSocketServerOptions.SendQueueFullMode"/>.
 /// </remarks>
-public sealed partial class ConnectedClient : IDataWaitObserver
+public sealed partial class ConnectedClient : IReceiveWaitHook
 {
     // The concurrency contract of a client, across its four files. Three kinds of code touch it: its receive
     // loop (RunAsync, one at a time, for the connection's life), its writer (drains the queue on a send
@@ -26,8 +26,8 @@ public sealed partial class ConnectedClient : IDataWaitObserver
     //     _completion, _connectionAborted, _hooks, _closeWritten, _closeWrittenOrAbandoned, _drainedForRelay,
     //     _relayStalled. _closing, _left, _queuedBytes, _queueDiscarded and _relayStalled are also read without
     //     it (Volatile) where a stale value only delays a decision by a message.
-    //   * The receive loop's alone: _received, _deferredWriters (the clients it routed to and will start the
-    //     writers of once it has handled what it read), _relayWaitFor, _relayCounter.
+    //   * The receive loop's alone: _received, _fanOut (the writers its routing woke, which it starts once it
+    //     has routed what it read: see FanOutBatch), _relayWaitFor, _relayCounter.
     //   * Interlocked: _aborted (0 then 1, once), _lastReceived, _state (made once).
     private readonly LocalWebSocketServer _server;
     private readonly LocalWebSocketServerOptions _options;

@@ -111,8 +111,9 @@ public sealed partial class LocalWebSocketServer
     /// <summary>
     /// Relays a whole message and raises it to the application. Takes ownership of the pooled
     /// <paramref name="buffer"/>: the receivers' queues share it, and the last one returns it to the pool.
+    /// The writers it wakes join <paramref name="batch"/>, which the sender's receive loop starts.
     /// </summary>
-    internal ValueTask OnMessageReceivedAsync(ConnectedClient sender, WebSocketMessageType type, byte[] buffer, int length)
+    internal ValueTask OnMessageReceivedAsync(ConnectedClient sender, FanOutBatch batch, WebSocketMessageType type, byte[] buffer, int length)
     {
         sender.CountReceived(length);
         sender.MarkReceived();
@@ -125,20 +126,27 @@ public sealed partial class LocalWebSocketServer
 
         if (_options.MessageValidator is { } validator)
         {
-            return ValidateThenRouteAsync(validator, sender, type, buffer, length);
+            return ValidateThenRouteAsync(validator, sender, batch, type, buffer, length);
         }
 
-        Route(sender, type, buffer, length);
+        Route(sender, batch, type, buffer, length);
         return ValueTask.CompletedTask;
     }
 
     private async ValueTask ValidateThenRouteAsync(
-        Security.IMessageValidator validator, ConnectedClient sender, WebSocketMessageType type, byte[] buffer, int length)
+        Security.IMessageValidator validator, ConnectedClient sender, FanOutBatch batch, WebSocketMessageType type, byte[] buffer, int length)
     {
         Security.MessageVerdict verdict;
         try
         {
-            verdict = await validator.ValidateAsync(sender, new Security.IncomingMessage(type, buffer.AsMemory(0, length)), sender.ConnectionAborted).ConfigureAwait(false);
+            var judging = validator.ValidateAsync(sender, new Security.IncomingMessage(type, buffer.AsMemory(0, length)), sender.ConnectionAborted);
+            if (!judging.IsCompleted)
+            {
+                // The validator waits (a look-up, a remote check): what the loop routed before need not wait with it.
+                batch.Start();
+            }
+
+            verdict = await judging.ConfigureAwait(false);
         }
         catch (Exception exception) when (exception is not OperationCanceledException)
         {
@@ -148,7 +156,7 @@ public sealed partial class LocalWebSocketServer
 
         if (verdict == Security.MessageVerdict.Accept)
         {
-            Route(sender, type, buffer, length);
+            Route(sender, batch, type, buffer, length);
             return;
         }
 
@@ -160,7 +168,7 @@ public sealed partial class LocalWebSocketServer
         }
     }
 
-    private void Route(ConnectedClient sender, WebSocketMessageType type, byte[] buffer, int length)
+    private void Route(ConnectedClient sender, FanOutBatch batch, WebSocketMessageType type, byte[] buffer, int length)
     {
         MessageReceivedEventArgs? received = null;
         if (MessageReceived is not null || _messages.HasSubscribers)
@@ -181,6 +189,7 @@ public sealed partial class LocalWebSocketServer
                 // Only a sender with more than its share in flight looks for a congested receiver: a sender at a
                 // human or a game's pace costs the router one read (see ConnectedClient.Backpressure.cs).
                 var mayPause = sender.CountRelayed(outgoing);
+                batch.CountMessage(length);
                 // Every queue adds its own reference, and this one, made with the message, is held until the last
                 // queue has it: handed to the first queue, that queue's writer (running on another thread) could
                 // send the message and return its buffer to the pool while it is still being queued elsewhere,
@@ -189,7 +198,7 @@ public sealed partial class LocalWebSocketServer
                 foreach (var client in ClientSnapshot())
                 {
                     if ((routing == RoutingMode.Echo || !ReferenceEquals(client, sender))
-                        && client.Enqueue(outgoing, handOverReference: false, router: sender))
+                        && client.Enqueue(outgoing, handOverReference: false, batch))
                     {
                         if (mayPause && firstCongested is null && client.IsCongestedForRelay)
                         {

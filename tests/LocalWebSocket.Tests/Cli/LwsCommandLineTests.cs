@@ -76,6 +76,7 @@ public sealed class LwsCommandLineTests
     [InlineData(new[] { "serve", "--keep-alive", "-1" }, "lws serve: --keep-alive takes seconds from 0 to 86,400 (fractions allowed), not '-1'. See 'lws serve --help'.")]
     [InlineData(new[] { "connect", "ws://127.0.0.1:1/ws", "--keep-alive-timeout", "0" }, "lws connect: --keep-alive-timeout takes seconds over 0 to 86,400 (fractions allowed), not '0'. See 'lws connect --help'.")]
     [InlineData(new[] { "connect", "ws://127.0.0.1:1/ws", "--reconnect", "often" }, "lws connect: --reconnect takes jitter, exponential, linear, constant, infinite or none, not 'often'. See 'lws connect --help'.")]
+    [InlineData(new[] { "serve", "--host", "127.0.0.1", "--no-mdns", "--interface", "no-such-nic" }, "lws serve: --interface takes an address or the name of an interface of this machine (192.168.1.20, fe80::1%2, eth0), not 'no-such-nic'. See 'lws serve --help'.")]
     public async Task A_wrong_command_line_is_one_clear_line_on_standard_error_and_exit_2(string[] args, string expected)
     {
         var (exitCode, output, errors) = await RunAsync(args);

@@ -26,6 +26,9 @@ public sealed class LoggingTests
         foreach (var factory in new[] { quietFactory, chattyFactory })
         {
             await using var server = new LocalWebSocketServer(new LocalWebSocketServerOptions { Host = "127.0.0.1", Port = 0 }, factory);
+            // The event follows the log line (Clients changes before it: waiting on Clients would race the log).
+            var left = new Probe<ClientDisconnectedEventArgs>();
+            server.ClientDisconnected += (_, e) => left.Add(e);
             await server.StartAsync();
             await using (var client = new LocalWebSocketClient(new LocalWebSocketClientOptions { ReconnectPolicy = ReconnectPolicy.None }))
             {
@@ -33,7 +36,7 @@ public sealed class LoggingTests
                 await TestServers.UntilAsync(() => server.Clients.Count == 1, "the client joined");
             }
 
-            await TestServers.UntilAsync(() => server.Clients.Count == 0, "the client left");
+            await left.WaitForCountAsync(1);
         }
 
         Assert.Contains(quiet.GetSnapshot(), log => log.Level == LogLevel.Information && log.Message.StartsWith("Listening on 127.0.0.1:", StringComparison.Ordinal));

@@ -1,5 +1,6 @@
 using System.Net.WebSockets;
 using LocalWebSocket.Client;
+using LocalWebSocket.Security;
 using LocalWebSocket.Server;
 using LocalWebSocket.Tests.Support;
 
@@ -423,5 +424,84 @@ public sealed class RoutingTests
         Assert.Equal(4000, (int)(await left.WaitForCountAsync(1))[0].CloseStatus!);
         Assert.Single(server.Clients);
         Assert.True(kept.Client.IsConnected);
+    }
+
+    /// <summary>Accepts every message; on the one numbered <paramref name="waitOn"/>, first waits for <paramref name="until"/>.</summary>
+    private sealed class WaitingValidator(int waitOn, Func<Task> until, bool blockThread) : IMessageValidator
+    {
+        public async ValueTask<MessageVerdict> ValidateAsync(ConnectedClient client, IncomingMessage message, CancellationToken cancellationToken)
+        {
+            if (BitConverter.ToInt32(message.Data.Span) == waitOn)
+            {
+                if (blockThread)
+                {
+                    // Synchronous on purpose: the receive loop cannot tell that this validator waits.
+                    until().Wait(cancellationToken);
+                }
+                else
+                {
+                    await until();
+                }
+            }
+
+            return MessageVerdict.Accept;
+        }
+    }
+
+    private static async Task<RawConnection> UpgradedSenderAsync(LocalWebSocketServer server, int clients)
+    {
+        var sender = await RawConnection.OpenAsync(server.Port);
+        await sender.SendAsync(RawConnection.Upgrade());
+        Assert.Equal(101, RawConnection.StatusOf(await sender.ReadHeadAsync()));
+        await WaitForClientsAsync(server, clients);
+        return sender;
+    }
+
+    [Fact]
+    public async Task A_validator_that_waits_does_not_hold_back_what_was_routed_before_it()
+    {
+        // Messages 0 and 1 arrive in one read: the loop would start message 0's writer only before waiting for
+        // data, but it waits for the validator of message 1 first, which waits for message 0 to be delivered.
+        Peer? receiver = null;
+        await using var server = await TestServers.StartAsync(o =>
+            o.MessageValidator = new WaitingValidator(1, () => receiver!.Received.WaitForCountAsync(1), blockThread: false));
+        receiver = (await ConnectAsync(server, 1))[0];
+        await using var sender = await UpgradedSenderAsync(server, 2);
+
+        await sender.SendAsync(RawConnection.MaskedBinaryFrames(Enumerable.Range(0, 2).Select(i => BitConverter.GetBytes(i))));
+
+        var got = await receiver.Received.WaitForCountAsync(2);
+        Assert.Equal([0, 1], got.Select(m => BitConverter.ToInt32(m.Data.Span)));
+        await receiver.DisposeAsync();
+    }
+
+    [Theory]
+    [InlineData(3 * FanOutBatch.MaxMessages, 4)]
+    [InlineData(3 * FanOutBatch.MaxBytes / (16 * 1024), 16 * 1024)]
+    public async Task A_sender_that_never_pauses_does_not_hold_back_its_receivers_until_it_stops(int count, int size)
+    {
+        // Three batches' worth of messages are sent in one write, so the loop hardly waits for data while it
+        // routes them; the validator of the last one blocks until the first has been delivered. Only a batch
+        // that starts after FanOutBatch.MaxMessages messages (or MaxBytes), data or not, lets it through.
+        Peer? receiver = null;
+        await using var server = await TestServers.StartAsync(o =>
+            o.MessageValidator = new WaitingValidator(count - 1, () => receiver!.Received.WaitForCountAsync(1), blockThread: true));
+        receiver = (await ConnectAsync(server, 1))[0];
+        await using var sender = await UpgradedSenderAsync(server, 2);
+
+        await sender.SendAsync(RawConnection.MaskedBinaryFrames(Enumerable.Range(0, count).Select(i => Numbered(i, size))));
+
+        var got = await receiver.Received.WaitForCountAsync(count);
+        Assert.Equal(Enumerable.Range(0, count), got.Select(m => BitConverter.ToInt32(m.Data.Span)));
+        Assert.All(got, m => Assert.Equal(size, m.Data.Length));
+        await receiver.DisposeAsync();
+    }
+
+    /// <summary>A message of <paramref name="size"/> bytes that starts with its number.</summary>
+    private static byte[] Numbered(int number, int size)
+    {
+        var message = new byte[size];
+        BitConverter.TryWriteBytes(message, number);
+        return message;
     }
 }

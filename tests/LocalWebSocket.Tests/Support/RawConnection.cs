@@ -99,7 +99,19 @@ internal sealed class RawConnection : IAsyncDisposable
         foreach (var payload in payloads)
         {
             frames.WriteByte(0x82);
-            frames.WriteByte((byte)(0x80 | payload.Length));
+            if (payload.Length < 126)
+            {
+                frames.WriteByte((byte)(0x80 | payload.Length));
+            }
+            else
+            {
+                // RFC 6455 section 5.2: 126, then the length in 16 bits, network order (tests stay under 64 KiB).
+                ArgumentOutOfRangeException.ThrowIfGreaterThan(payload.Length, ushort.MaxValue);
+                frames.WriteByte(0x80 | 126);
+                frames.WriteByte((byte)(payload.Length >> 8));
+                frames.WriteByte((byte)payload.Length);
+            }
+
             frames.Write(mask);
             for (var i = 0; i < payload.Length; i++)
             {
