@@ -21,12 +21,19 @@ internal sealed class HttpContextUpgradeRequest : WebSocketUpgradeRequest
             HttpProtocol.IsHttp11(context.Request.Protocol),
             context.Request.QueryString.HasValue ? context.Request.QueryString.Value![1..] : null,
             headers,
-            new IPEndPoint(context.Connection.RemoteIpAddress ?? IPAddress.None, context.Connection.RemotePort))
+            RemoteEndPointOf(context))
     {
         _context = context;
     }
 
-    public static HttpContextUpgradeRequest From(HttpContext context)
+    public static HttpContextUpgradeRequest From(HttpContext context) => new(context, HeadersOf(context));
+
+    /// <summary>The peer, as the hub's per-IP limits and clients see it.</summary>
+    internal static IPEndPoint RemoteEndPointOf(HttpContext context) =>
+        new(context.Connection.RemoteIpAddress ?? IPAddress.None, context.Connection.RemotePort);
+
+    /// <summary>The request's headers as the hub reads them, in order.</summary>
+    internal static List<KeyValuePair<string, string>> HeadersOf(HttpContext context)
     {
         var headers = new List<KeyValuePair<string, string>>(context.Request.Headers.Count + 2);
         foreach (var (name, values) in context.Request.Headers)
@@ -38,7 +45,7 @@ internal sealed class HttpContextUpgradeRequest : WebSocketUpgradeRequest
             }
         }
 
-        return new HttpContextUpgradeRequest(context, headers);
+        return headers;
     }
 
     protected override async ValueTask<Stream> AcceptAsync(string? subProtocol, string? extensions, CancellationToken cancellationToken)

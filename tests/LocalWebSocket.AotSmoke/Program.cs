@@ -38,6 +38,8 @@ try
         KeepAliveInterval = TimeSpan.FromSeconds(5),
         IdleTimeout = TimeSpan.FromMinutes(5),
     };
+    options.Routes.MapGet("/status", (request, _) => ValueTask.FromResult(
+        HttpRouteResponse.Json(new JsonObject { ["path"] = request.Path, ["who"] = request.Query.GetValueOrDefault("who") }).WithHeader("Cache-Control", "no-store")));
     await using var server = new LocalWebSocketServer(options);
     var serverMessages = new List<string>();
     server.MessageReceived += (_, e) => { lock (serverMessages) { serverMessages.Add(e.Message.IsText ? e.Message.Text : $"{e.Message.Data.Length} bytes"); } };
@@ -47,6 +49,12 @@ try
     using var http = new HttpClient();
     var document = await http.GetStringAsync($"http://127.0.0.1:{server.Port}/", ct);
     Check(JsonNode.Parse(document)!["tlsFingerprint"]!.GetValue<string>() == server.CertificateFingerprint, "details document over plain HTTP carries the fingerprint");
+    using var pinned = new HttpClient(new HttpClientHandler
+    {
+        ServerCertificateCustomValidationCallback = (_, presented, _, _) => presented is not null && TlsCertificates.Fingerprint(presented) == server.CertificateFingerprint,
+    });
+    var status = JsonNode.Parse(await pinned.GetStringAsync($"https://127.0.0.1:{server.Port}/status?who=aot", ct))!;
+    Check(status["path"]!.GetValue<string>() == "/status" && status["who"]!.GetValue<string>() == "aot", "an app route answers over TLS");
 
     var discoveryOptions = new DiscoveryOptions { MdnsWait = TimeSpan.FromSeconds(1) };
     discoveryOptions.Scanner.Port = server.Port;

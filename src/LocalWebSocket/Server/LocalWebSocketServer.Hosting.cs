@@ -62,6 +62,41 @@ public sealed partial class LocalWebSocketServer
     }
 
     /// <summary>
+    /// Answers a request to one of the application's routes (<see cref="LocalWebSocketServerOptions.Routes"/>),
+    /// for a host that serves them itself (ASP.NET Core's <c>MapLocalWebSocket</c>): the route's response, or a
+    /// <c>500</c> (logged) when it threw or returned null; null when no route has the request's path. Counted in
+    /// <see cref="ServerStatistics.RouteRequests"/>. The host sends the response with
+    /// <c>Server: local-websocket/1.0.0</c>, and its head only for <c>HEAD</c>.
+    /// </summary>
+    /// <param name="request">The request (the host answers other methods than GET and HEAD with 405).</param>
+    /// <param name="cancellationToken">The host's end of the request; the route gets it.</param>
+    /// <exception cref="OperationCanceledException">The token was cancelled while the route ran.</exception>
+    public async ValueTask<HttpRouteResponse?> AnswerRouteAsync(HttpRouteRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (_options.Routes.Find(request.Path) is not { } route)
+        {
+            return null;
+        }
+
+        HttpRouteResponse? response;
+        try
+        {
+            response = await route(request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+            Logger.RouteFailed(exception, request.Path);
+            response = null;
+        }
+
+        Counters.CountRouteRequest();
+        return response ?? RouteFailedResponse;
+    }
+
+    private static readonly HttpRouteResponse RouteFailedResponse = HttpRouteResponse.Text("The route failed.", statusCode: 500);
+
+    /// <summary>
     /// Takes a WebSocket upgrade request a host received, and runs it: the same limits, handshake rules,
     /// authentication, validation and hooks as on the server's own listener, then the client's connection.
     /// Completes when the request was refused or the client has left; a host keeps the request open until then.

@@ -328,6 +328,14 @@ public sealed class LocalWebSocketServerOptions
     }
 
     /// <summary>
+    /// The application's own HTTP routes, served next to <c>/</c> and <c>/ws</c> with the handshake's limits and
+    /// timeouts (see <see cref="HttpRouteTable"/>). Empty by default: other paths get <c>404</c>.
+    /// </summary>
+    public HttpRouteTable Routes => _routes;
+
+    private HttpRouteTable _routes = new();
+
+    /// <summary>
     /// Subprotocols the server speaks, in order of preference; the first one a client offers is chosen.
     /// Empty by default: no subprotocol is negotiated.
     /// </summary>
@@ -366,6 +374,7 @@ public sealed class LocalWebSocketServerOptions
         var clone = (LocalWebSocketServerOptions)MemberwiseClone();
         clone._details = (JsonObject)_details.DeepClone();
         clone._subProtocols = [.. _subProtocols];
+        clone._routes = _routes.Clone();
         clone._mdnsInterfaces = [.. _mdnsInterfaces];
         clone._allowedOrigins = [.. _allowedOrigins];
         if (DangerousDeflateOptions is { } deflate)

@@ -18,6 +18,7 @@ internal sealed class ServerCounters
     private long _tlsFailures;
     private long _overMaxConnections;
     private long _detailsRequests;
+    private long _routeRequests;
     private long _messagesReceived;
     private long _bytesReceived;
     private long _messagesSent;
@@ -56,6 +57,8 @@ internal sealed class ServerCounters
     public void CountOverMaxConnections() => Interlocked.Increment(ref _overMaxConnections);
 
     public void CountDetailsRequest() => Interlocked.Increment(ref _detailsRequests);
+
+    public void CountRouteRequest() => Interlocked.Increment(ref _routeRequests);
 
     public void CountReceived(int messages, long bytes)
     {
@@ -96,6 +99,7 @@ internal sealed class ServerCounters
         TlsHandshakeFailures = Interlocked.Read(ref _tlsFailures),
         MaxConnectionsRejections = Interlocked.Read(ref _overMaxConnections),
         DetailsRequests = Interlocked.Read(ref _detailsRequests),
+        RouteRequests = Interlocked.Read(ref _routeRequests),
         MessagesReceived = Interlocked.Read(ref _messagesReceived),
         BytesReceived = Interlocked.Read(ref _bytesReceived),
         MessagesSent = Interlocked.Read(ref _messagesSent),

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
@@ -139,9 +140,13 @@ internal sealed class ServerHandshake
                 return null;
             }
 
+            var isRoute = head.Path is not (ProtocolConstants.WebSocketPath or ProtocolConstants.DetailsPath) && _options.Routes.Find(head.Path) is not null;
+            // A TLS server answers a plain client's GET / (AllowPlainDetails, for scanners) and nothing else.
             var refusal = plainOnly && head.Path == ProtocolConstants.WebSocketPath
                 ? HandshakeRefusal.Plain(403, "This server only accepts WebSockets over TLS: use wss://.")
-                : CheckRequest(head);
+                : plainOnly && isRoute
+                    ? HandshakeRefusal.Plain(403, "This server only serves its routes over TLS: use https://.")
+                    : CheckRequest(head, isRoute);
             if (refusal is not null)
             {
                 await RejectAsync(stream, socket, HttpResponses.Error(refusal), stopping).ConfigureAwait(false);
@@ -157,9 +162,20 @@ internal sealed class ServerHandshake
             }
 
             var close = WantsClose(head);
-            Counters.CountDetailsRequest();
-            var response = HttpResponses.Details(_server.DetailsDocument, includeBody: head.Method == "GET", close);
-            await stream.WriteAsync(response, deadline.Token).ConfigureAwait(false);
+            if (isRoute)
+            {
+                if (!await ServeRouteAsync(head, stream, socket, remoteEndPoint, close, deadline, stopping).ConfigureAwait(false))
+                {
+                    return null;
+                }
+            }
+            else
+            {
+                Counters.CountDetailsRequest();
+                var response = HttpResponses.Details(_server.DetailsDocument, includeBody: head.Method == "GET", close);
+                await stream.WriteAsync(response, deadline.Token).ConfigureAwait(false);
+            }
+
             if (close)
             {
                 return null;
@@ -167,6 +183,32 @@ internal sealed class ServerHandshake
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// Answers a request to one of the application's routes within the request's deadline; false when the
+    /// route took too long, and the connection was answered with 503 and closed.
+    /// </summary>
+    private async ValueTask<bool> ServeRouteAsync(
+        HttpHead head, ServerConnectionStream stream, Socket? socket, IPEndPoint remoteEndPoint, bool close, HandshakeDeadlines.Deadline deadline, CancellationToken stopping)
+    {
+        HttpRouteResponse? response;
+        try
+        {
+            // The route may keep the token: then the deadline is not reused.
+            var request = new HttpRouteRequest(head.Method, head.Path, head.Query, head.Headers, remoteEndPoint);
+            response = await _server.AnswerRouteAsync(request, deadline.Share()).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested && !stopping.IsCancellationRequested)
+        {
+            Counters.CountHandshakeTimeout();
+            await RejectAsync(stream, socket, HttpResponses.Error(HandshakeRefusal.Plain(503, "The route did not answer in time.")), stopping).ConfigureAwait(false);
+            return false;
+        }
+
+        Debug.Assert(response is not null, "The route was found when the request was checked, and the routes do not change.");
+        await stream.WriteAsync(response.Encode(includeBody: head.Method == "GET", close), deadline.Token).ConfigureAwait(false);
+        return true;
     }
 
     private Task RequestTimedOutAsync(ConnectionStream stream, Socket? socket, CancellationToken stopping)
@@ -220,8 +262,8 @@ internal sealed class ServerHandshake
         }
     }
 
-    /// <summary>The refusal of a request we do not serve, or null for one we do.</summary>
-    private static HandshakeRefusal? CheckRequest(HttpHead head)
+    /// <summary>The refusal of a request we do not serve, or null for one we do (<paramref name="isRoute"/>: one of the application's routes).</summary>
+    private static HandshakeRefusal? CheckRequest(HttpHead head, bool isRoute)
     {
         if (head.MinorVersion == 1 && head.CountHeader("Host") != 1)
         {
@@ -239,11 +281,11 @@ internal sealed class ServerHandshake
             return body;
         }
 
-        if (path == ProtocolConstants.DetailsPath)
+        if (path == ProtocolConstants.DetailsPath || isRoute)
         {
             return head.Method is "GET" or "HEAD"
                 ? null
-                : HandshakeRefusal.Plain(405, "The details document answers GET and HEAD.", "Allow", "GET, HEAD");
+                : HandshakeRefusal.Plain(405, isRoute ? "This route answers GET and HEAD." : "The details document answers GET and HEAD.", "Allow", "GET, HEAD");
         }
 
         return HandshakeRefusal.Plain(404, "Not found. The details document is at / and WebSockets at /ws.");

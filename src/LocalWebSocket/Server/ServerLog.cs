@@ -93,4 +93,7 @@ internal static partial class ServerLog
 
     [LoggerMessage(43, LogLevel.Debug, "Announcing new details over mDNS failed.")]
     public static partial void AnnouncingFailed(this ILogger logger, Exception exception);
+
+    [LoggerMessage(50, LogLevel.Error, "The route {Path} threw; the request got 500.")]
+    public static partial void RouteFailed(this ILogger logger, Exception exception, string path);
 }

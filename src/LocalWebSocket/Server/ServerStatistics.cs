@@ -57,6 +57,9 @@ public sealed record ServerStatistics
     /// <summary>Details documents served (<c>GET /</c> and <c>HEAD /</c>).</summary>
     public long DetailsRequests { get; init; }
 
+    /// <summary>Requests the application's routes answered (<see cref="LocalWebSocketServerOptions.Routes"/>), whatever their status.</summary>
+    public long RouteRequests { get; init; }
+
     /// <summary>Messages received from clients.</summary>
     public long MessagesReceived { get; init; }
 

@@ -208,6 +208,58 @@ public abstract class HubBehaviourTests
         Assert.Equal(1, hub.Server.GetStatistics().MaxConnectionsRejections);
     }
 
+    private static void MapTestRoutes(LocalWebSocketServerOptions options)
+    {
+        options.Routes.MapGet("/status", (request, _) => ValueTask.FromResult(
+            HttpRouteResponse.Json(new JsonObject { ["path"] = request.Path, ["who"] = request.Query.GetValueOrDefault("who"), ["agent"] = request.GetHeader("user-agent") })
+                .WithHeader("Cache-Control", "no-store")));
+        options.Routes.MapGet("/files/*", (request, _) => ValueTask.FromResult(HttpRouteResponse.Text($"file {request.Path}", "text/css; charset=utf-8")));
+        options.Routes.MapGet("/broken", (_, _) => throw new InvalidOperationException("route bug"));
+    }
+
+    private static string Body(string response) => response[(response.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..];
+
+    [Fact]
+    public async Task The_apps_routes_answer_next_to_the_details_and_the_websockets()
+    {
+        await using var hub = await StartAsync(MapTestRoutes);
+        var (client, _) = await ConnectAsync(hub);
+        await using var _ = client;
+
+        var status = await RawConnection.ExchangeAsync(hub.Port, $"GET /status?who=ana%20b HTTP/1.1\r\nHost: h\r\nUser-Agent: probe/1\r\nConnection: close\r\n\r\n");
+        var file = await RawConnection.ExchangeAsync(hub.Port, Get("/files/site.css"));
+        var head = await RawConnection.ExchangeAsync(hub.Port, "HEAD /status HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+
+        Assert.Equal(200, RawConnection.StatusOf(status));
+        Assert.Contains("\r\nServer: local-websocket/1.0.0\r\n", status, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("\r\nCache-Control: no-store\r\n", status, StringComparison.OrdinalIgnoreCase);
+        Assert.True(JsonNode.DeepEquals(JsonNode.Parse("""{"path":"/status","who":"ana b","agent":"probe/1"}"""), JsonNode.Parse(Body(status))), Body(status));
+        Assert.Equal("file /files/site.css", Body(file));
+        Assert.Contains("Content-Type: text/css; charset=utf-8", file, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(200, RawConnection.StatusOf(head));
+        Assert.Equal("", Body(head));
+        Assert.Equal(3, hub.Server.GetStatistics().RouteRequests);
+        Assert.Equal(0, hub.Server.GetStatistics().DetailsRequests);
+        Assert.Equal(ConnectionState.Connected, client.State);
+    }
+
+    [Fact]
+    public async Task A_route_answers_only_get_and_head_an_unknown_path_is_404_and_a_throwing_route_500()
+    {
+        await using var hub = await StartAsync(MapTestRoutes);
+
+        var post = await RawConnection.ExchangeAsync(hub.Port, "POST /status HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        var unknown = await RawConnection.ExchangeAsync(hub.Port, Get("/nothing-here"));
+        var broken = await RawConnection.ExchangeAsync(hub.Port, Get("/broken"));
+        var after = await RawConnection.ExchangeAsync(hub.Port, Get("/status"));
+
+        Assert.Equal(405, RawConnection.StatusOf(post));
+        Assert.Contains("\r\nAllow: GET, HEAD\r\n", post, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(404, RawConnection.StatusOf(unknown));
+        Assert.Equal(500, RawConnection.StatusOf(broken));
+        Assert.Equal(200, RawConnection.StatusOf(after));
+    }
+
     [Fact]
     public async Task Stopping_the_host_closes_every_client_with_1001()
     {

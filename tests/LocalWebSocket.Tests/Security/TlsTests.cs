@@ -188,4 +188,23 @@ public sealed class TlsTests
         Assert.True(exitCode == 0, output + errors);
         Assert.Contains($"STATUS {status}", output, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_tls_server_serves_its_routes_over_tls_only_and_its_details_over_plain_http_too()
+    {
+        await using var server = await StartSecureAsync(o => o.Routes.MapGet("/app", (_, _) => ValueTask.FromResult(HttpRouteResponse.Text("page"))));
+        using var pinned = new HttpClient(new HttpClientHandler
+        {
+            ServerCertificateCustomValidationCallback = (_, presented, _, _) => presented is not null && TlsCertificates.Fingerprint(presented) == server.CertificateFingerprint,
+        });
+
+        var plainRoute = await RawConnection.ExchangeAsync(server.Port, "GET /app HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+        var plainDetails = await RawConnection.ExchangeAsync(server.Port, "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+        var secureRoute = await pinned.GetStringAsync($"https://127.0.0.1:{server.Port}/app").WaitAsync(TestServers.Timeout);
+
+        Assert.Equal(403, RawConnection.StatusOf(plainRoute));
+        Assert.Contains("use https://", plainRoute, StringComparison.Ordinal);
+        Assert.Equal(200, RawConnection.StatusOf(plainDetails));
+        Assert.Equal("page", secureRoute);
+    }
 }

@@ -49,6 +49,14 @@ internal sealed class RawConnection : IAsyncDisposable
         return Encoding.Latin1.GetString([.. head]);
     }
 
+    /// <summary>Reads exactly <paramref name="length"/> bytes (a body whose length the head gave), as UTF-8.</summary>
+    public async Task<string> ReadStringAsync(int length)
+    {
+        var bytes = new byte[length];
+        await _stream.ReadExactlyAsync(bytes).AsTask().WaitAsync(TestServers.Timeout);
+        return Encoding.UTF8.GetString(bytes);
+    }
+
     /// <summary>Reads until the server closes the connection.</summary>
     public async Task<string> ReadToEndAsync()
     {
