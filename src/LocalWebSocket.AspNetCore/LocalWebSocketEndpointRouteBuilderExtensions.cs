@@ -36,7 +36,7 @@ public static class LocalWebSocketEndpointRouteBuilderExtensions
         var webSocket = endpoints.Map(pattern, context => server.AcceptUpgradeAsync(HttpContextUpgradeRequest.From(context), context.RequestAborted));
         var details = endpoints.MapMethods(detailsPattern, [HttpMethods.Get, HttpMethods.Head], context => WriteDetailsAsync(server, context));
         IEndpointConventionBuilder mapped = new BothEndpoints(webSocket, details);
-        foreach (var path in server.Options.Routes.Paths)
+        foreach (var path in server.RoutePaths)
         {
             // A prefix route (/files/*) is a catch-all under its folder; every method reaches it, for the hub's 405.
             var routePattern = path.EndsWith('*') ? path[..^1] + "{**rest}" : path;

@@ -32,6 +32,7 @@ internal static class ServeCommand
             new("--max-per-ip", "N", "Connections at once from one network address (default 256; more get 429)."),
             new("--handshakes-per-ip", "N", "New connections per second from one network address (default 100, bursts of 200;\nmore get 429)."),
             new("--limit-loopback", null, "Count this machine's own connections against the two limits above too\n(by default loopback is not limited: load tests, bots, conformance suites)."),
+            new("--web", null, "Serve the web client at /app: any browser on the LAN joins with a display name\n(/app?name=Ana presets it); prints the page's address for each LAN address."),
             new("--no-mdns", null, "Do not advertise over mDNS."),
             new("--interface", "IF", "Advertise over mDNS (IPv4 and IPv6) on this interface, by address or name (eth0)\n(repeatable; default: the listen address's, or every LAN interface)."),
             new("--keep-alive", "SECONDS", "Ping each idle client every SECONDS (default 30; 0 turns pings off)."),
@@ -71,6 +72,10 @@ internal static class ServeCommand
         }
 
         line.Interfaces("--interface").ForEach(options.MdnsInterfaces.Add);
+        if (line.Has("--web"))
+        {
+            options.WebClientPath = "/app";
+        }
 
         if (line.All("--token") is { Count: > 0 } tokens)
         {
@@ -120,6 +125,11 @@ internal static class ServeCommand
         {
             var local = System.Net.IPAddress.TryParse(url.Host.Trim('[', ']'), out var address) && System.Net.IPAddress.IsLoopback(address);
             log.Report("server", $"connect to {url}{(local ? "   (this machine only)" : "")}");
+            if (options.WebClientPath is { } page)
+            {
+                var web = new UriBuilder(url) { Scheme = url.Scheme == "wss" ? "https" : "http", Path = page }.Uri;
+                log.Report("server", $"web client: {CommandLine.UrlText(web)}{(local ? "   (this machine only)" : "")}");
+            }
         }
 
         log.Report("server", $"details document: {server.Address}");

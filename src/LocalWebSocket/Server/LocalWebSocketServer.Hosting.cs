@@ -74,7 +74,7 @@ public sealed partial class LocalWebSocketServer
     public async ValueTask<HttpRouteResponse?> AnswerRouteAsync(HttpRouteRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        if (_options.Routes.Find(request.Path) is not { } route)
+        if (_routes.Find(request.Path) is not { } route)
         {
             return null;
         }
@@ -93,6 +93,18 @@ public sealed partial class LocalWebSocketServer
         Counters.CountRouteRequest();
         return response ?? RouteFailedResponse;
     }
+
+    /// <summary>
+    /// The paths the server answers besides <c>/</c> and <c>/ws</c>: its options' <see cref="LocalWebSocketServerOptions.Routes"/>
+    /// and its web client's (<see cref="LocalWebSocketServerOptions.WebClientPath"/>), a prefix ending in <c>/*</c>.
+    /// A host with its own HTTP maps these to <see cref="AnswerRouteAsync"/>.
+    /// </summary>
+    public IEnumerable<string> RoutePaths => _routes.Paths;
+
+    internal HttpRouteHandler? FindRoute(string path) => _routes.Find(path);
+
+    /// <summary>The routes this server answers; made once, in the constructor, and never changed.</summary>
+    private readonly HttpRouteTable _routes;
 
     private static readonly HttpRouteResponse RouteFailedResponse = HttpRouteResponse.Text("The route failed.", statusCode: 500);
 

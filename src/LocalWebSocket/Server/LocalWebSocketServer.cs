@@ -63,6 +63,12 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
     public LocalWebSocketServer(LocalWebSocketServerOptions? options = null, ILoggerFactory? loggerFactory = null)
     {
         _options = (options ?? new LocalWebSocketServerOptions()).Snapshot();
+        // The options' routes and the web client's, which belong to this server (its client list is this server's).
+        _routes = _options.Routes.Clone();
+        if (_options.WebClientPath is { } webClient)
+        {
+            WebClient.Map(_routes, webClient, this);
+        }
         Logger = (ILogger?)loggerFactory?.CreateLogger<LocalWebSocketServer>() ?? NullLogger.Instance;
         _webSocketOptions = WebSocketOptions(subProtocol: null);
         if (_options.Certificate is { } certificate)

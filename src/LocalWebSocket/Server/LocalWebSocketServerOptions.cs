@@ -328,6 +328,34 @@ public sealed class LocalWebSocketServerOptions
     }
 
     /// <summary>
+    /// Where the server serves its web client, a self-contained page (no external assets) that joins the hub from any
+    /// browser with a display name (<c>?name=Ana</c> presets it), e.g. <c>"/app"</c>; with it, <c>{path}/clients</c>
+    /// lists the connected clients and their details as JSON. Null (the default): no web client. Built on
+    /// <see cref="Routes"/>: the path must be free there.
+    /// </summary>
+    /// <exception cref="ArgumentException">Not a route path (see <see cref="HttpRouteTable.MapGet"/>).</exception>
+    public string? WebClientPath
+    {
+        get => _webClientPath;
+        set
+        {
+            if (value is not null)
+            {
+                // Checked as the route will be mapped: on a scratch table.
+                new HttpRouteTable().MapGet(value, static (_, _) => ValueTask.FromResult(HttpRouteResponse.Text("")));
+                if (value.EndsWith('*') || value.EndsWith('/'))
+                {
+                    throw new ArgumentException($"'{value}' is not a page path: no final '/' or '*'.", nameof(value));
+                }
+            }
+
+            _webClientPath = value;
+        }
+    }
+
+    private string? _webClientPath;
+
+    /// <summary>
     /// The application's own HTTP routes, served next to <c>/</c> and <c>/ws</c> with the handshake's limits and
     /// timeouts (see <see cref="HttpRouteTable"/>). Empty by default: other paths get <c>404</c>.
     /// </summary>

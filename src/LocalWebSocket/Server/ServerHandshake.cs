@@ -140,7 +140,7 @@ internal sealed class ServerHandshake
                 return null;
             }
 
-            var isRoute = head.Path is not (ProtocolConstants.WebSocketPath or ProtocolConstants.DetailsPath) && _options.Routes.Find(head.Path) is not null;
+            var isRoute = head.Path is not (ProtocolConstants.WebSocketPath or ProtocolConstants.DetailsPath) && _server.FindRoute(head.Path) is not null;
             // A TLS server answers a plain client's GET / (AllowPlainDetails, for scanners) and nothing else.
             var refusal = plainOnly && head.Path == ProtocolConstants.WebSocketPath
                 ? HandshakeRefusal.Plain(403, "This server only accepts WebSockets over TLS: use wss://.")

@@ -113,6 +113,24 @@ public sealed class LwsTests
     }
 
     [Fact]
+    public async Task Serve_web_prints_the_pages_address_which_answers_the_page()
+    {
+        var output = new LineWriter();
+        using var stop = new CancellationTokenSource();
+        var serving = RunAsync(output, stop.Token, "serve", "--host", "127.0.0.1", "--port", "0", "--no-mdns", "--web", "--duration", "60");
+        var page = await output.WaitForLineAsync("web client: http://127.0.0.1:");
+        var url = page[(page.IndexOf("http://", StringComparison.Ordinal))..].Split(' ')[0];
+        using var http = new HttpClient();
+
+        var html = await http.GetStringAsync(url).WaitAsync(TestServers.Timeout);
+
+        Assert.EndsWith("/app", url, StringComparison.Ordinal);
+        Assert.Contains("new WebSocket(", html, StringComparison.Ordinal);
+        await stop.CancelAsync();
+        Assert.Equal(0, await serving.Within());
+    }
+
+    [Fact]
     public async Task Scan_once_prints_json_lines_for_servers_found_by_scan_and_mdns()
     {
         await using var server = await TestServers.StartAsync(o =>
