@@ -93,10 +93,6 @@ public sealed class HttpRouteTable
         return null;
     }
 
-    /// <summary>The routes as mapped: exact paths as they are, prefixes ending in <c>/*</c>, each with its handler.</summary>
-    internal IEnumerable<KeyValuePair<string, HttpRouteHandler>> Entries =>
-        _exact.Concat(_prefixes.Select(p => new KeyValuePair<string, HttpRouteHandler>(p.Key + "*", p.Value)));
-
     /// <summary>A copy, for a server's own options.</summary>
     internal HttpRouteTable Clone()
     {
