@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test. First installs what the tests need on a fresh Debian machine: the independent peers
 # (python3-websockets, python3-autobahn, python3-zeroconf, avahi-daemon, avahi-utils and dbus-daemon
-# from Debian, ws from npm, pinned in tests/peers), iproute2 for the network-namespace LAN of the
+# from Debian, ws from npm, pinned in tests/peers), Debian's Chromium with playwright-core from npm (no
+# browser download) for the web client's browser tests, iproute2 for the network-namespace LAN of the
 # discovery tests, and clang and zlib for the Native AOT checks. Then `dotnet test`, then the packaging checks (tests/packaging/check.sh): the packages
 # as a consumer restores them, the installed tool, and Native AOT.
 set -euo pipefail
@@ -22,6 +23,7 @@ command -v unzip >/dev/null 2>&1 || missing+=(unzip)
 command -v dbus-daemon >/dev/null 2>&1 || missing+=(dbus-daemon)
 [ -x /usr/sbin/avahi-daemon ] || missing+=(avahi-daemon)
 command -v avahi-browse >/dev/null 2>&1 || missing+=(avahi-utils)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test.sh: installing ${missing[*]}"
   # Avahi runs only inside the tests' network namespaces (tests/peers/avahi-peer.sh). Installing it must
@@ -38,7 +40,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   if [ -n "$blocker" ]; then sudo_if_needed rm -f "$blocker"; fi
 fi
 
-if [ ! -d tests/peers/node_modules/ws ]; then
+if [ ! -d tests/peers/node_modules/ws ] || [ ! -d tests/peers/node_modules/playwright-core ]; then
   echo "test.sh: installing npm test peers"
   (cd tests/peers && npm ci --no-audit --no-fund --loglevel=error)
 fi

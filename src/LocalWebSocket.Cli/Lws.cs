@@ -8,6 +8,9 @@ internal sealed record CliContext(TextWriter Output, TextWriter Errors, TextRead
     /// <summary>Whether standard output is a terminal that takes colours (and <c>NO_COLOR</c> is not set).</summary>
     public bool Color { get; init; }
 
+    /// <summary>Whether standard output is a terminal (a person is looking), where <c>lws serve --web</c> draws a QR code.</summary>
+    public bool OutputIsTerminal { get; init; }
+
     /// <summary>Whether standard error is a terminal, where long waits show their progress on one rewritten line.</summary>
     public bool ShowProgress { get; init; }
 
@@ -18,6 +21,7 @@ internal sealed record CliContext(TextWriter Output, TextWriter Errors, TextRead
     public static CliContext ForConsole() => new(Console.Out, Console.Error, Console.In, CancellationToken.None)
     {
         Color = UsesColor(!Console.IsOutputRedirected, Environment.GetEnvironmentVariable("NO_COLOR"), Environment.GetEnvironmentVariable("TERM")),
+        OutputIsTerminal = !Console.IsOutputRedirected,
         ShowProgress = !Console.IsErrorRedirected,
     };
 

@@ -32,7 +32,9 @@ internal static class ServeCommand
             new("--max-per-ip", "N", "Connections at once from one network address (default 256; more get 429)."),
             new("--handshakes-per-ip", "N", "New connections per second from one network address (default 100, bursts of 200;\nmore get 429)."),
             new("--limit-loopback", null, "Count this machine's own connections against the two limits above too\n(by default loopback is not limited: load tests, bots, conformance suites)."),
-            new("--web", null, "Serve the web client at /app: any browser on the LAN joins with a display name\n(/app?name=Ana presets it); prints the page's address for each LAN address."),
+            new("--web", null, "Serve the web client at /app: any browser on the LAN joins with a display name\n(/app?name=Ana presets it); prints the page's address for each LAN address and, on a\nterminal, a QR code of it for phone cameras."),
+            new("--qr", null, "With --web, draw the QR code even when the output is not a terminal."),
+            new("--no-qr", null, "With --web, do not draw the QR code."),
             new("--no-mdns", null, "Do not advertise over mDNS."),
             new("--interface", "IF", "Advertise over mDNS (IPv4 and IPv6) on this interface, by address or name (eth0)\n(repeatable; default: the listen address's, or every LAN interface)."),
             new("--keep-alive", "SECONDS", "Ping each idle client every SECONDS (default 30; 0 turns pings off)."),
@@ -75,6 +77,10 @@ internal static class ServeCommand
         if (line.Has("--web"))
         {
             options.WebClientPath = "/app";
+        }
+        else if (line.Has("--qr") || line.Has("--no-qr"))
+        {
+            throw line.Error("--qr and --no-qr go with --web: the QR code is the web client's address");
         }
 
         if (line.All("--token") is { Count: > 0 } tokens)
@@ -121,14 +127,30 @@ internal static class ServeCommand
 
         await server.StartAsync(context.Stop);
         log.Report("server", $"listening on {server.LocalEndPoint} in {options.Routing.ToString().ToLowerInvariant()} mode");
+        Uri? pageForPhones = null;
         foreach (var url in server.WebSocketUrls)
         {
-            var local = System.Net.IPAddress.TryParse(url.Host.Trim('[', ']'), out var address) && System.Net.IPAddress.IsLoopback(address);
+            var local = IsLoopback(url);
             log.Report("server", $"connect to {url}{(local ? "   (this machine only)" : "")}");
             if (options.WebClientPath is { } page)
             {
                 var web = new UriBuilder(url) { Scheme = url.Scheme == "wss" ? "https" : "http", Path = page }.Uri;
                 log.Report("server", $"web client: {CommandLine.UrlText(web)}{(local ? "   (this machine only)" : "")}");
+
+                // A phone can only use a LAN address; a loopback page is drawn only when there is no other.
+                if (pageForPhones is null || (!local && IsLoopback(pageForPhones)))
+                {
+                    pageForPhones = web;
+                }
+            }
+        }
+
+        if (pageForPhones is not null && !line.Has("--no-qr") && (context.OutputIsTerminal || line.Has("--qr")))
+        {
+            log.Report("server", $"scan to join: {CommandLine.UrlText(pageForPhones)}");
+            foreach (var row in TerminalQrCode.Render(CommandLine.UrlText(pageForPhones), context.Color))
+            {
+                log.Verbatim(row);
             }
         }
 
@@ -161,6 +183,9 @@ internal static class ServeCommand
             + $"{stats.MessagesDropped} dropped, {stats.SlowClientsDisconnected} slow clients closed");
         return 0;
     }
+
+    private static bool IsLoopback(Uri url) =>
+        System.Net.IPAddress.TryParse(url.Host.Trim('[', ']'), out var address) && System.Net.IPAddress.IsLoopback(address);
 
     /// <summary>--cert FILE (PFX or PEM), or --tls: a self-signed certificate kept in the user's data folder.</summary>
     private static System.Security.Cryptography.X509Certificates.X509Certificate2? LoadCertificate(CommandLine line)

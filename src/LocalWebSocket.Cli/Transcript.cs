@@ -114,6 +114,9 @@ internal sealed class Transcript : IAsyncDisposable
     /// <summary>A line of the command's own steps, which waits for room rather than being dropped (see <see cref="OutputLines.WriteWaiting"/>).</summary>
     public void Report(string who, string text) => _lines.WriteWaiting(Format(who, text));
 
+    /// <summary>A line as it is, with no stamp or label (a drawing such as a QR code), waiting for room like <see cref="Report"/>.</summary>
+    public void Verbatim(string text) => _lines.WriteWaiting(text);
+
     private string Format(string who, string text)
     {
         var stamp = $"[{_clock.ElapsedMilliseconds,6} ms]";

@@ -22,7 +22,7 @@ internal static class WebClient
     {
         var page = new HttpRouteResponse(200, "text/html; charset=utf-8", Page.Value)
             .WithHeader("Cache-Control", "no-cache")
-            .WithHeader("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self' ws: wss:")
+            .WithHeader("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; connect-src 'self' ws: wss:")
             .WithHeader("X-Content-Type-Options", "nosniff");
         routes.MapGet(path, (_, _) => ValueTask.FromResult(page));
         routes.MapGet(path + "/clients", (_, _) => ValueTask.FromResult(ClientList(server)));

@@ -1,0 +1,108 @@
+using LocalWebSocket.Cli;
+using LocalWebSocket.Tests.Support;
+
+namespace LocalWebSocket.Tests.Cli;
+
+/// <summary>
+/// The QR code <c>lws serve --web</c> draws, read back as a phone camera reads it: the text is turned
+/// into an image and decoded by ZXing, an implementation that shares nothing with the encoder.
+/// </summary>
+public sealed class QrCodeTests
+{
+    [Fact]
+    public async Task Serve_web_with_qr_draws_a_code_that_decodes_to_the_pages_address()
+    {
+        var output = new LineWriter();
+        using var stop = new CancellationTokenSource();
+        var serving = Lws.RunAsync(["serve", "--host", "127.0.0.1", "--port", "0", "--no-mdns", "--web", "--qr", "--duration", "60"],
+            output, output, TextReader.Null, stop.Token);
+        var announced = await output.WaitForLineAsync("scan to join: ");
+        await output.WaitForLineAsync("details document: ");
+        var url = announced[(announced.IndexOf("http://", StringComparison.Ordinal))..];
+
+        var lines = output.Lines.Items;
+        var first = lines.ToList().FindIndex(l => l.Contains("scan to join: ", StringComparison.Ordinal)) + 1;
+        var drawing = lines.Skip(first).TakeWhile(l => !l.StartsWith('[')).ToList();
+
+        Assert.Matches(@"^http://127\.0\.0\.1:\d+/app$", url);
+        Assert.Equal(url, Decode(drawing));
+        await stop.CancelAsync();
+        Assert.Equal(0, await serving.Within());
+    }
+
+    [Fact]
+    public async Task Serve_web_draws_no_code_when_the_output_is_not_a_terminal()
+    {
+        var output = new LineWriter();
+        using var stop = new CancellationTokenSource();
+        var serving = Lws.RunAsync(["serve", "--host", "127.0.0.1", "--port", "0", "--no-mdns", "--web", "--duration", "60"],
+            output, output, TextReader.Null, stop.Token);
+        await output.WaitForLineAsync("press Ctrl+C to stop");
+
+        Assert.Contains(output.Lines.Items, l => l.Contains("web client: http://127.0.0.1:", StringComparison.Ordinal));
+        Assert.DoesNotContain(output.Lines.Items, l => l.Contains("scan to join", StringComparison.Ordinal) || l.Contains('█'));
+        await stop.CancelAsync();
+        Assert.Equal(0, await serving.Within());
+    }
+
+    [Fact]
+    public async Task Qr_without_web_is_a_usage_error()
+    {
+        var output = new LineWriter();
+
+        var exitCode = await Lws.RunAsync(["serve", "--qr", "--no-mdns", "--port", "0", "--duration", "1"], output, output, TextReader.Null).Within();
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains("--qr and --no-qr go with --web", output.Text, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Long_lan_addresses_decode_in_colour_and_without(bool color)
+    {
+        // The longest page address a LAN gives: an IPv6 address with a zone, a five-digit port and a name.
+        const string url = "http://[fe80::1234:5678:9abc:def0%25wlp0s20f3]:65535/app?name=Ana%20Mar%C3%ADa";
+
+        var lines = TerminalQrCode.Render(url, color);
+
+        Assert.All(lines, l => Assert.Equal(color, l.StartsWith("\e[30;107m", StringComparison.Ordinal)));
+        Assert.Equal(url, Decode(lines));
+    }
+
+    /// <summary>Each character is two modules (upper, lower half); each module becomes 4x4 grey pixels.</summary>
+    private static string Decode(IReadOnlyList<string> drawing)
+    {
+        const int scale = 4;
+        var rows = drawing.Select(l => System.Text.RegularExpressions.Regex.Replace(l, "\e\\[[0-9;]*m", "")).ToList();
+        var width = rows.Max(r => r.Length);
+        var modules = new List<bool[]>();
+        foreach (var row in rows)
+        {
+            var upper = new bool[width];
+            var lower = new bool[width];
+            for (var i = 0; i < row.Length; i++)
+            {
+                upper[i] = row[i] is '█' or '▀';
+                lower[i] = row[i] is '█' or '▄';
+            }
+
+            modules.Add(upper);
+            modules.Add(lower);
+        }
+
+        var pixels = new byte[width * scale * modules.Count * scale];
+        for (var y = 0; y < modules.Count * scale; y++)
+        {
+            for (var x = 0; x < width * scale; x++)
+            {
+                pixels[(y * width * scale) + x] = modules[y / scale][x / scale] ? (byte)0 : (byte)255;
+            }
+        }
+
+        var image = new ZXing.RGBLuminanceSource(pixels, width * scale, modules.Count * scale, ZXing.RGBLuminanceSource.BitmapFormat.Gray8);
+        var result = new ZXing.QrCode.QRCodeReader().decode(new ZXing.BinaryBitmap(new ZXing.Common.HybridBinarizer(image)));
+        Assert.NotNull(result);
+        return result.Text;
+    }
+}
