@@ -30,6 +30,28 @@ public sealed class QrCodeTests
         Assert.Equal(0, await serving.Within());
     }
 
+    [NamespaceFact]
+    public async Task On_a_lan_serve_web_prints_the_page_for_each_address_and_draws_the_lan_one_which_a_neighbour_opens()
+    {
+        await using var lan = await NamespaceLan.CreateAsync(hosts: 2);
+        var address = NamespaceLan.Address(1);
+        await using var server = lan.StartLws(1, "serve", "--port", "8080", "--no-mdns", "--web", "--qr", "--duration", "60");
+        await server.WaitForLineContainingAsync("details document: ");
+
+        var lines = server.Lines.Items.ToList();
+        var first = lines.FindIndex(l => l.Contains("scan to join: ", StringComparison.Ordinal)) + 1;
+        Assert.Contains(lines, l => l.EndsWith($"web client: http://{address}:8080/app", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.EndsWith("web client: http://127.0.0.1:8080/app   (this machine only)", StringComparison.Ordinal));
+        Assert.EndsWith($"scan to join: http://{address}:8080/app", lines[first - 1], StringComparison.Ordinal);
+        Assert.Equal($"http://{address}:8080/app", Decode(lines.Skip(first).TakeWhile(l => !l.StartsWith('[')).ToList()));
+
+        // The neighbour on the LAN gets the page at the address the code holds.
+        await using var neighbour = lan.Start(2, PeerProcess.Python, "-c",
+            "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())", $"http://{address}:8080/app?name=Ana");
+        Assert.Equal(0, await neighbour.WaitForExitAsync());
+        Assert.Contains("new WebSocket(", neighbour.Output, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Serve_web_draws_no_code_when_the_output_is_not_a_terminal()
     {
