@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test. First installs what the tests need on a fresh Debian machine: the independent peers
-# (python3-websockets, python3-autobahn, python3-zeroconf, avahi-daemon, avahi-utils and dbus-daemon
+# (python3-websockets, python3-autobahn, python3-zeroconf, libwebsockets-test-server, avahi-daemon, avahi-utils and dbus-daemon
 # from Debian, ws from npm, pinned in tests/peers), Debian's Chromium with playwright-core from npm (no
 # browser download) for the web client's browser tests, iproute2 for the network-namespace LAN of the
 # discovery tests, and clang and zlib for the Native AOT checks. Then `dotnet test`, then the packaging checks (tests/packaging/check.sh): the packages
@@ -24,6 +24,7 @@ command -v dbus-daemon >/dev/null 2>&1 || missing+=(dbus-daemon)
 [ -x /usr/sbin/avahi-daemon ] || missing+=(avahi-daemon)
 command -v avahi-browse >/dev/null 2>&1 || missing+=(avahi-utils)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v libwebsockets-test-server >/dev/null 2>&1 || missing+=(libwebsockets-test-server)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test.sh: installing ${missing[*]}"
   # Avahi runs only inside the tests' network namespaces (tests/peers/avahi-peer.sh). Installing it must
@@ -54,6 +55,7 @@ dotnet test LocalWebSocket.slnx --logger "trx;LogFileName=results.trx" --results
 # The README's conformance table, from this run's results.
 if [ -f "$results/results.trx" ]; then
   /usr/bin/python3 tests/conformance/table.py "$results/results.trx" README.md || status=1
+  /usr/bin/python3 tests/interop/matrix.py "$results/results.trx" README.md || status=1
 fi
 
 echo "test.sh: packaging checks (pack, consume, tool install, Native AOT)"

@@ -26,7 +26,7 @@ public sealed partial class LocalWebSocketClient
     /// Connects to a server's WebSocket URL, sending <see cref="Details"/> as query parameters. Each attempt
     /// (name resolution, TCP, handshake) is bounded by <see cref="LocalWebSocketClientOptions.ConnectTimeout"/>.
     /// When already connected, the current connection is closed with 1001 first. Once connected, a lost
-    /// connection is re-established by the reconnect policy until <see cref="DisconnectAsync"/>.
+    /// connection is re-established by the reconnect policy until <see cref="DisconnectAsync(CancellationToken)"/>.
     /// </summary>
     /// <exception cref="ArgumentException">The URL is not a <c>ws://</c> URL.</exception>
     /// <exception cref="LocalWebSocketException">The attempt failed: <see cref="LocalWebSocketErrorCode.ConnectionFailed"/>,
@@ -78,12 +78,35 @@ public sealed partial class LocalWebSocketClient
     /// <see cref="LocalWebSocketClientOptions.CloseTimeout"/>), and stops reconnecting. Messages still in the
     /// outbox fail with <see cref="LocalWebSocketErrorCode.NotConnected"/>. Does nothing when not connected.
     /// </summary>
-    public async Task DisconnectAsync(CancellationToken cancellationToken = default)
+#pragma warning disable RS0027 // Shipped with its optional token; the overload with a code takes its token as WebSocket.CloseAsync does.
+    public Task DisconnectAsync(CancellationToken cancellationToken = default) =>
+        DisconnectAsync(WebSocketCloseStatus.NormalClosure, null, cancellationToken);
+#pragma warning restore RS0027
+
+    /// <summary>
+    /// Closes the connection with <paramref name="closeStatus"/> and <paramref name="reason"/> (what the server's
+    /// close event shows), waits for the server's close (at most <see cref="LocalWebSocketClientOptions.CloseTimeout"/>),
+    /// and stops reconnecting. Messages still in the outbox fail with <see cref="LocalWebSocketErrorCode.NotConnected"/>.
+    /// Does nothing when not connected.
+    /// </summary>
+    /// <param name="closeStatus">1000-1003, 1007-1014, or an application's code from 3000 to 4999.</param>
+    /// <param name="reason">At most 123 UTF-8 bytes, or <see langword="null"/>.</param>
+    /// <param name="cancellationToken">Stops waiting; the connection still closes.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A code that cannot be sent (1005, 1006, 1015, reserved ones).</exception>
+    /// <exception cref="ArgumentException">A reason longer than 123 UTF-8 bytes.</exception>
+    public Task DisconnectAsync(WebSocketCloseStatus closeStatus, string? reason, CancellationToken cancellationToken)
+    {
+        // Checked here, not in the async part, so that a bad code throws at the call, as option setters do.
+        Protocol.CloseCodes.EnsureSendable(closeStatus, reason, nameof(closeStatus), nameof(reason));
+        return DisconnectCoreAsync(closeStatus, reason, cancellationToken);
+    }
+
+    private async Task DisconnectCoreAsync(WebSocketCloseStatus closeStatus, string? reason, CancellationToken cancellationToken)
     {
         await _lifecycle.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await EndSessionAsync(WebSocketCloseStatus.NormalClosure, null).ConfigureAwait(false);
+            await EndSessionAsync(closeStatus, reason).ConfigureAwait(false);
         }
         finally
         {

@@ -10,7 +10,7 @@ namespace LocalWebSocket.Client;
 /// </summary>
 /// <remarks>
 /// <para>All members are thread-safe. Sends from many threads go out one at a time, each message whole.</para>
-/// <para>It never reconnects by itself after <see cref="DisconnectAsync"/>, after an authentication refusal
+/// <para>It never reconnects by itself after <see cref="DisconnectAsync(CancellationToken)"/>, after an authentication refusal
 /// (HTTP 401/403), or after a validation refusal (close 1008, or 3000 from Dart servers): those end in
 /// <see cref="ConnectionState.Disconnected"/> with the error.</para>
 /// <para>Each stream (<see cref="Messages"/>, <see cref="StateChanges"/>) can be enumerated by many readers at

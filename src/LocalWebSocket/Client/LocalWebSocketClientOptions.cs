@@ -43,7 +43,7 @@ public sealed class LocalWebSocketClientOptions
         set => _connectTimeout = OptionGuards.PositiveTime(value);
     }
 
-    /// <summary>How long <see cref="LocalWebSocketClient.DisconnectAsync"/> waits for the server's close frame. Default 2 s.</summary>
+    /// <summary>How long <see cref="LocalWebSocketClient.DisconnectAsync(CancellationToken)"/> waits for the server's close frame. Default 2 s.</summary>
     public TimeSpan CloseTimeout
     {
         get => _closeTimeout;

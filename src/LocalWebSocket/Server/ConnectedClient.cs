@@ -144,11 +144,7 @@ public sealed partial class ConnectedClient : IReceiveWaitHook
         string? reason = null,
         CancellationToken cancellationToken = default)
     {
-        if (reason is not null && System.Text.Encoding.UTF8.GetByteCount(reason) > 123)
-        {
-            throw new ArgumentException("A close reason is at most 123 UTF-8 bytes.", nameof(reason));
-        }
-
+        Protocol.CloseCodes.EnsureSendable(closeStatus, reason, nameof(closeStatus), nameof(reason));
         RequestClose(closeStatus, reason, discardQueued: false);
         return Completion.WaitAsync(cancellationToken);
     }

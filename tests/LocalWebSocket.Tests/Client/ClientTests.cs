@@ -323,6 +323,33 @@ public sealed partial class ClientTests
     }
 
     [Fact]
+    public async Task Disconnect_with_a_code_and_reason_reaches_the_server_and_a_code_that_cannot_be_sent_is_refused_on_both_sides()
+    {
+        await using var server = await TestServers.StartAsync();
+        var left = new Probe<ClientDisconnectedEventArgs>();
+        server.ClientDisconnected += (_, e) => left.Add(e);
+        await using var client = new LocalWebSocketClient();
+        await client.ConnectAsync(server.WebSocketUrl).Within();
+        await TestServers.UntilAsync(() => server.Clients.Count == 1, "the client joined");
+
+        // 1005, 1006 and 1015 are never sent; 1004 and 1016-2999 are reserved; 5000 and up do not exist.
+        foreach (var code in new[] { 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000 })
+        {
+            Assert.Throws<ArgumentOutOfRangeException>("closeStatus", () => { _ = client.DisconnectAsync((WebSocketCloseStatus)code, null, CancellationToken.None); });
+            Assert.Throws<ArgumentOutOfRangeException>("closeStatus", () => { _ = server.Clients[0].DisconnectAsync((WebSocketCloseStatus)code); });
+        }
+
+        Assert.Throws<ArgumentException>("reason", () => { _ = client.DisconnectAsync((WebSocketCloseStatus)4000, new string('é', 62), CancellationToken.None); });
+        Assert.Equal(ConnectionState.Connected, client.State);
+        await client.DisconnectAsync((WebSocketCloseStatus)4999, new string('r', 123), CancellationToken.None).Within();
+
+        var gone = (await left.WaitForCountAsync(1))[0];
+        Assert.Equal((WebSocketCloseStatus)4999, gone.CloseStatus);
+        Assert.Equal(new string('r', 123), gone.CloseDescription);
+        Assert.Equal((WebSocketCloseStatus)4999, client.GetStatistics().LastCloseStatus);
+    }
+
+    [Fact]
     public async Task Only_ws_urls_are_accepted_and_connecting_elsewhere_closes_the_old_connection_with_1001()
     {
         await using var server = await TestServers.StartAsync();

@@ -6,7 +6,7 @@ namespace LocalWebSocket.Client;
 /// </summary>
 /// <remarks>
 /// The client never asks after a refusal (HTTP 401/403, close 1008 or 3000) or after
-/// <see cref="LocalWebSocketClient.DisconnectAsync"/>: those never reconnect by themselves.
+/// <see cref="LocalWebSocketClient.DisconnectAsync(CancellationToken)"/>: those never reconnect by themselves.
 /// </remarks>
 public interface IReconnectPolicy
 {
