@@ -127,7 +127,7 @@ internal static class ServeCommand
 
         await server.StartAsync(context.Stop);
         log.Report("server", $"listening on {server.LocalEndPoint} in {options.Routing.ToString().ToLowerInvariant()} mode");
-        Uri? pageForPhones = null;
+        var pages = new List<Uri>();
         foreach (var url in server.WebSocketUrls)
         {
             var local = IsLoopback(url);
@@ -136,16 +136,11 @@ internal static class ServeCommand
             {
                 var web = new UriBuilder(url) { Scheme = url.Scheme == "wss" ? "https" : "http", Path = page }.Uri;
                 log.Report("server", $"web client: {CommandLine.UrlText(web)}{(local ? "   (this machine only)" : "")}");
-
-                // A phone can only use a LAN address; a loopback page is drawn only when there is no other.
-                if (pageForPhones is null || (!local && IsLoopback(pageForPhones)))
-                {
-                    pageForPhones = web;
-                }
+                pages.Add(web);
             }
         }
 
-        if (pageForPhones is not null && !line.Has("--no-qr") && (context.OutputIsTerminal || line.Has("--qr")))
+        if (PageForPhones(pages) is { } pageForPhones && !line.Has("--no-qr") && (context.OutputIsTerminal || line.Has("--qr")))
         {
             log.Report("server", $"scan to join: {CommandLine.UrlText(pageForPhones)}");
             foreach (var row in TerminalQrCode.Render(CommandLine.UrlText(pageForPhones), context.Color))
@@ -183,6 +178,19 @@ internal static class ServeCommand
             + $"{stats.MessagesDropped} dropped, {stats.SlowClientsDisconnected} slow clients closed");
         return 0;
     }
+
+    /// <summary>
+    /// The page address for the QR code: a phone can only use a LAN address, and an IPv4 one best (a link-local
+    /// IPv6 address needs a zone that is this machine's, not the phone's); loopback only when there is no other.
+    /// </summary>
+    internal static Uri? PageForPhones(IEnumerable<Uri> pages) => pages.OrderBy(PhoneRank).FirstOrDefault();
+
+    /// <summary>How well a phone on the LAN can open the address: 0 IPv4, 1 IPv6, 2 IPv6 link-local, 3 loopback.</summary>
+    private static int PhoneRank(Uri url) =>
+        !System.Net.IPAddress.TryParse(url.Host.Trim('[', ']').Split('%')[0], out var address) ? 1
+        : System.Net.IPAddress.IsLoopback(address) ? 3
+        : address.IsIPv6LinkLocal ? 2
+        : address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 0 : 1;
 
     private static bool IsLoopback(Uri url) =>
         System.Net.IPAddress.TryParse(url.Host.Trim('[', ']'), out var address) && System.Net.IPAddress.IsLoopback(address);

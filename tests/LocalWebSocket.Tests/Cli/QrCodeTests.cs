@@ -35,7 +35,8 @@ public sealed class QrCodeTests
     {
         await using var lan = await NamespaceLan.CreateAsync(hosts: 2);
         var address = NamespaceLan.Address(1);
-        await using var server = lan.StartLws(1, "serve", "--port", "8080", "--no-mdns", "--web", "--qr", "--duration", "60");
+        // "::" listens on IPv4 and IPv6: the code holds the LAN's IPv4 address, which a phone opens.
+        await using var server = lan.StartLws(1, "serve", "--host", "::", "--port", "8080", "--no-mdns", "--web", "--qr", "--duration", "60");
         await server.WaitForLineContainingAsync("details document: ");
 
         var lines = server.Lines.Items.ToList();
@@ -50,6 +51,22 @@ public sealed class QrCodeTests
             "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())", $"http://{address}:8080/app?name=Ana");
         Assert.Equal(0, await neighbour.WaitForExitAsync());
         Assert.Contains("new WebSocket(", neighbour.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_code_holds_the_address_a_phone_opens_best_ipv4_then_ipv6_then_link_local_then_loopback()
+    {
+        Uri[] pages =
+        [
+            new("http://127.0.0.1:8080/app"), new("http://[::1]:8080/app"), new("http://[fe80::1%252]:8080/app"),
+            new("http://[2001:db8::5]:8080/app"), new("http://192.168.1.20:8080/app"),
+        ];
+
+        Assert.Equal(pages[4], ServeCommand.PageForPhones(pages));
+        Assert.Equal(pages[3], ServeCommand.PageForPhones(pages[..4]));
+        Assert.Equal(pages[2], ServeCommand.PageForPhones(pages[..3]));
+        Assert.Equal(pages[0], ServeCommand.PageForPhones(pages[..2]));
+        Assert.Null(ServeCommand.PageForPhones([]));
     }
 
     [Fact]
