@@ -25,7 +25,7 @@ internal sealed class AvahiPeer : IAsyncDisposable
     {
         if (!File.Exists("/usr/sbin/avahi-daemon") || !File.Exists("/usr/bin/avahi-browse"))
         {
-            throw new InvalidOperationException("avahi-daemon and avahi-utils are missing: run ./test.sh, which installs them.");
+            throw new InvalidOperationException("avahi-daemon and avahi-utils are missing: run tests/peers/install.sh (test.sh runs it), which installs them.");
         }
 
         var folder = Directory.CreateTempSubdirectory("lws-avahi-");

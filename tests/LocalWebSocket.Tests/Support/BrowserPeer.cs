@@ -23,7 +23,7 @@ internal sealed class BrowserPeer : IAsyncDisposable
     {
         if (!File.Exists(Chromium) || !Directory.Exists(Path.Combine(PeerProcess.PeersDirectory, "node_modules", "playwright-core")))
         {
-            throw new InvalidOperationException("Chromium or playwright-core is missing: run ./test.sh, which installs them.");
+            throw new InvalidOperationException("Chromium or playwright-core is missing: run tests/peers/install.sh (test.sh runs it), which installs them.");
         }
 
         var browser = new BrowserPeer(PeerProcess.StartRaw("node", redirectInput: true, "browser_driver.js", "240"));

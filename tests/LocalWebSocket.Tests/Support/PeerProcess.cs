@@ -95,12 +95,12 @@ internal sealed class PeerProcess : IAsyncDisposable
     {
         if (program == Python && !File.Exists(Python))
         {
-            throw new InvalidOperationException($"{Python} is missing: run ./test.sh, which installs the test peers.");
+            throw new InvalidOperationException($"{Python} is missing: run tests/peers/install.sh (test.sh runs it), which installs the test peers.");
         }
 
         if (program == "node" && !Directory.Exists(Path.Combine(PeersDirectory, "node_modules", "ws")))
         {
-            throw new InvalidOperationException("npm package ws is missing in tests/peers: run ./test.sh, which installs it.");
+            throw new InvalidOperationException("npm package ws is missing in tests/peers: run tests/peers/install.sh (test.sh runs it), which installs it.");
         }
 
         return StartRaw(program, arguments);
