@@ -49,7 +49,19 @@ public interface ILocalWebSocketClient : IAsyncDisposable
     ValueTask SendJsonAsync<T>(T value, JsonTypeInfo<T> jsonTypeInfo, CancellationToken cancellationToken = default);
 
     /// <summary>Closes with 1000 and stops reconnecting.</summary>
+#pragma warning disable RS0027 // Shipped with its optional token; the overload with a code takes its token as WebSocket.CloseAsync does.
     Task DisconnectAsync(CancellationToken cancellationToken = default);
+#pragma warning restore RS0027
+
+    /// <summary>
+    /// Closes with <paramref name="closeStatus"/> and <paramref name="reason"/> and stops reconnecting.
+    /// </summary>
+    /// <param name="closeStatus">1000-1003, 1007-1014, or an application's code from 3000 to 4999.</param>
+    /// <param name="reason">At most 123 UTF-8 bytes, or <see langword="null"/>.</param>
+    /// <param name="cancellationToken">Stops waiting; the connection still closes.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A code that cannot be sent (1005, 1006, 1015, reserved ones).</exception>
+    /// <exception cref="ArgumentException">A reason longer than 123 UTF-8 bytes.</exception>
+    Task DisconnectAsync(System.Net.WebSockets.WebSocketCloseStatus closeStatus, string? reason, CancellationToken cancellationToken);
 
     /// <summary>Drops the current connection (if any) and reconnects now, skipping any backoff wait.</summary>
     Task ReconnectNowAsync(CancellationToken cancellationToken = default);

@@ -108,12 +108,21 @@ public sealed class FakeLocalWebSocketClient : ILocalWebSocketClient
         Record(WebSocketMessage.FromJson(value, jsonTypeInfo));
 
     /// <inheritdoc />
-    public Task DisconnectAsync(CancellationToken cancellationToken = default)
+#pragma warning disable RS0027 // As ILocalWebSocketClient: shipped with its optional token.
+    public Task DisconnectAsync(CancellationToken cancellationToken = default) =>
+        DisconnectAsync(WebSocketCloseStatus.NormalClosure, null, cancellationToken);
+#pragma warning restore RS0027
+
+    /// <inheritdoc />
+    /// <remarks>The state goes Disconnecting then Disconnected with this code and reason, as the server echoes them.</remarks>
+    public Task DisconnectAsync(WebSocketCloseStatus closeStatus, string? reason, CancellationToken cancellationToken)
     {
+        // The real client's checks, so that a test with the fake catches a code the real client would refuse.
+        Protocol.CloseCodes.EnsureSendable(closeStatus, reason, nameof(closeStatus), nameof(reason));
         if (IsConnected)
         {
             SetState(ConnectionState.Disconnecting);
-            SetState(ConnectionState.Disconnected, WebSocketCloseStatus.NormalClosure);
+            SetState(ConnectionState.Disconnected, closeStatus, reason);
         }
 
         return Task.CompletedTask;

@@ -161,6 +161,37 @@ public sealed class ClientFeatureTests
         await Assert.ThrowsAsync<LocalWebSocketException>(() => fake.ConnectAsync(new Uri("ws://fake/ws")));
     }
 
+    [Fact]
+    public async Task Code_against_the_interface_closes_with_its_own_code_on_the_real_client_and_on_the_fake()
+    {
+        await using var server = await TestServers.StartAsync();
+        var left = new Probe<ClientDisconnectedEventArgs>();
+        server.ClientDisconnected += (_, e) => left.Add(e);
+        await using var real = new LocalWebSocketClient();
+        await using var fake = new FakeLocalWebSocketClient();
+        await real.ConnectAsync(server.WebSocketUrl).Within();
+        await fake.ConnectAsync(new Uri("ws://fake/ws"));
+        var fakeStates = new List<ConnectionStateChangedEventArgs>();
+        fake.StateChanged += (_, e) => fakeStates.Add(e);
+
+        foreach (ILocalWebSocketClient client in new ILocalWebSocketClient[] { real, fake })
+        {
+            // The same checks on both: a test with the fake catches what the real client would refuse.
+            Assert.Throws<ArgumentOutOfRangeException>("closeStatus", () => { _ = client.DisconnectAsync((WebSocketCloseStatus)1006, null, CancellationToken.None); });
+            Assert.Throws<ArgumentException>("reason", () => { _ = client.DisconnectAsync((WebSocketCloseStatus)4001, new string('r', 124), CancellationToken.None); });
+            Assert.True(client.IsConnected);
+            await client.DisconnectAsync((WebSocketCloseStatus)4001, "game over", CancellationToken.None).Within();
+            Assert.Equal(ConnectionState.Disconnected, client.State);
+        }
+
+        var gone = Assert.Single(await left.WaitForCountAsync(1));
+        Assert.Equal((WebSocketCloseStatus)4001, gone.CloseStatus);
+        Assert.Equal("game over", gone.CloseDescription);
+        Assert.Equal([ConnectionState.Disconnecting, ConnectionState.Disconnected], fakeStates.Select(e => e.State));
+        Assert.Equal((WebSocketCloseStatus)4001, fakeStates[^1].CloseStatus);
+        Assert.Equal("game over", fakeStates[^1].CloseDescription);
+    }
+
     /// <summary>Application code as a user would write it, against the interface.</summary>
     private sealed class ChatViewModel
     {
