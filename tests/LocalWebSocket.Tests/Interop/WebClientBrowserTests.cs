@@ -113,11 +113,15 @@ public sealed class WebClientBrowserTests
         try
         {
             await OpenConnectedAsync(browser, "ana", PageUrl(server, "Ana"));
+            await browser.WaitUntilAsync("ana", "!document.getElementById('details').hidden");
 
             await server.StopAsync(CancellationToken.None).Within();
             // The log, not the state line: a retry may already have failed (1006, nobody listens) by the time we look.
             await browser.WaitForTextAsync("ana", "#log", "disconnected (");
             var shown = (await browser.EvaluateAsync("ana", "[...document.querySelectorAll('#log li.note')].find(li => li.textContent.startsWith('disconnected (')).textContent")).GetString();
+            // Disconnected, the page does not claim to know who is connected; a retry that finds nobody says so in words.
+            Assert.Equal(0, (await browser.EvaluateAsync("ana", "document.querySelectorAll('#clients li').length")).GetInt32());
+            await browser.WaitUntilAsync("ana", "document.getElementById('state').textContent.startsWith('cannot reach the server, retrying (attempt ')");
             await server.DisposeAsync();
             server = await TestServers.StartAsync(o =>
             {
@@ -129,6 +133,9 @@ public sealed class WebClientBrowserTests
             await browser.WaitUntilAsync("ana", "document.getElementById('state').dataset.state === 'connected'", 30_000);
             Assert.Equal("disconnected (1001 Server stopping)", shown);
             await TestServers.UntilAsync(() => server.Clients.Count == 1, "the page is back");
+            await browser.WaitUntilAsync("ana", ListNames("Ana"));
+            // The restarted server has no details: the page shows no empty "Server" section.
+            await browser.WaitUntilAsync("ana", "document.getElementById('details').hidden");
             Assert.Equal("Ana", server.Clients[0].Details["username"]);
             await using var dotnet = new LocalWebSocketClient();
             await dotnet.ConnectAsync(server.WebSocketUrl).Within();
