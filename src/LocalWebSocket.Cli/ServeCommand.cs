@@ -121,7 +121,7 @@ internal static class ServeCommand
             server.ClientConnected += (_, e) =>
                 log.Line("server", $"+ {e.Client.Id} from {e.Client.RemoteEndPoint} {Transcript.Describe(e.Client.Details)} ({server.Clients.Count} connected)");
             server.ClientDisconnected += (_, e) =>
-                log.Line("server", $"- {e.Client.Id} left ({(e.CloseStatus is { } status ? $"{(int)status} {e.CloseDescription}" : "no close frame")})");
+                log.Line("server", $"- {e.Client.Id} left ({Transcript.DescribeClose(e.CloseStatus, e.CloseDescription)})");
             server.MessageReceived += (_, e) => log.Line("server", $"< {e.Client.Id}: {Transcript.Describe(e.Message)}");
         }
 

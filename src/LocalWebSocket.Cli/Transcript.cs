@@ -137,6 +137,10 @@ internal sealed class Transcript : IAsyncDisposable
         return text.Length <= maxLength ? $"text \"{text}\"" : $"text \"{text[..maxLength]}...\" ({text.Length} chars)";
     }
 
+    /// <summary>How a connection ended: "1000", "1001 Server stopping", or "no close frame" (it broke).</summary>
+    public static string DescribeClose(System.Net.WebSockets.WebSocketCloseStatus? status, string? reason) =>
+        status is not { } code ? "no close frame" : string.IsNullOrEmpty(reason) ? $"{(int)code}" : $"{(int)code} {reason}";
+
     public static string Describe(IReadOnlyDictionary<string, string> details) =>
         details.Count == 0 ? "{}" : "{" + string.Join(", ", details.Select(d => $"{d.Key}={d.Value}")) + "}";
 }

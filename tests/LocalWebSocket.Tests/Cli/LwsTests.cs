@@ -28,6 +28,7 @@ public sealed class LwsTests
         Assert.Contains("decoded JSON field text = \"Hi Alice, JSON here\"", text, StringComparison.Ordinal);
         Assert.Contains("bob     received binary 6 bytes: CAFEBABE0001", text, StringComparison.Ordinal);
         Assert.Contains("done: everything above worked", text, StringComparison.Ordinal);
+        Assert.Equal(2, System.Text.RegularExpressions.Regex.Count(text, @"- client [0-9a-f]+ left \(1000\)\r?$", System.Text.RegularExpressions.RegexOptions.Multiline));
         Assert.Matches(@"mdns +found ws://127\.0\.0\.1:\d+/ws in \d+ ms from the call", text);
         Assert.Matches(@"scan +found ws://127\.0\.0\.1:\d+/ws in \d+ ms from the call", text);
     }
@@ -79,7 +80,8 @@ public sealed class LwsTests
             await output.WaitForLineAsync("text \"hello serve\"");
         }
 
-        await output.WaitForLineAsync(" left (1000");
+        // A close without a reason reads "(1000)", not "(1000 )".
+        Assert.EndsWith(" left (1000)", await output.WaitForLineAsync(" left (1000"), StringComparison.Ordinal);
         Assert.EndsWith("""{"name":"cli test"}""", details, StringComparison.Ordinal);
         Assert.Equal(401, RawConnection.StatusOf(refused));
         Assert.Contains("{name=ann}", await output.WaitForLineAsync("+ "), StringComparison.Ordinal);
