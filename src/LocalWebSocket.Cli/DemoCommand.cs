@@ -56,7 +56,7 @@ internal static class DemoCommand
         };
         await using var server = new LocalWebSocketServer(options);
         server.ClientConnected += (_, e) => log.Line("server", $"+ client {Short(e.Client.Id)} joined with details {Transcript.Describe(e.Client.Details)}");
-        server.ClientDisconnected += (_, e) => log.Line("server", $"- client {Short(e.Client.Id)} left ({Transcript.DescribeClose(e.CloseStatus, e.CloseDescription)})");
+        server.ClientDisconnected += (_, e) => log.Line("server", $"- client {Short(e.Client.Id)} left with {Transcript.DescribeClose(e.CloseStatus, e.CloseDescription)}");
         server.MessageReceived += (_, e) => log.Line("server", $"relayed from {e.Client.Details["username"]}: {Transcript.Describe(e.Message)}");
         var starting = System.Diagnostics.Stopwatch.StartNew();
         await server.StartAsync(stop);

@@ -118,10 +118,24 @@ internal static class ServeCommand
         await using var server = new LocalWebSocketServer(options);
         if (!line.Has("--quiet"))
         {
+            // Counted here, not read from server.Clients: clients joining at once would each read the same count.
+            // The lock keeps the lines in the order of the counts they show.
+            var connected = 0;
+            var countGate = new Lock();
             server.ClientConnected += (_, e) =>
-                log.Line("server", $"+ {e.Client.Id} from {e.Client.RemoteEndPoint} {Transcript.Describe(e.Client.Details)} ({server.Clients.Count} connected)");
+            {
+                lock (countGate)
+                {
+                    log.Line("server", $"+ {e.Client.Id} from {e.Client.RemoteEndPoint} {Transcript.Describe(e.Client.Details)} ({++connected} connected)");
+                }
+            };
             server.ClientDisconnected += (_, e) =>
-                log.Line("server", $"- {e.Client.Id} left ({Transcript.DescribeClose(e.CloseStatus, e.CloseDescription)})");
+            {
+                lock (countGate)
+                {
+                    log.Line("server", $"- {e.Client.Id} left with {Transcript.DescribeClose(e.CloseStatus, e.CloseDescription)} ({--connected} connected)");
+                }
+            };
             server.MessageReceived += (_, e) => log.Line("server", $"< {e.Client.Id}: {Transcript.Describe(e.Message)}");
         }
 

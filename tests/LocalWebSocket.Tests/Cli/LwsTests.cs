@@ -28,7 +28,7 @@ public sealed class LwsTests
         Assert.Contains("decoded JSON field text = \"Hi Alice, JSON here\"", text, StringComparison.Ordinal);
         Assert.Contains("bob     received binary 6 bytes: CAFEBABE0001", text, StringComparison.Ordinal);
         Assert.Contains("done: everything above worked", text, StringComparison.Ordinal);
-        Assert.Equal(2, System.Text.RegularExpressions.Regex.Count(text, @"- client [0-9a-f]+ left \(1000\)\r?$", System.Text.RegularExpressions.RegexOptions.Multiline));
+        Assert.Equal(2, System.Text.RegularExpressions.Regex.Count(text, @"- client [0-9a-f]+ left with 1000\r?$", System.Text.RegularExpressions.RegexOptions.Multiline));
         Assert.Matches(@"mdns +found ws://127\.0\.0\.1:\d+/ws in \d+ ms from the call", text);
         Assert.Matches(@"scan +found ws://127\.0\.0\.1:\d+/ws in \d+ ms from the call", text);
     }
@@ -63,6 +63,31 @@ public sealed class LwsTests
     }
 
     [Fact]
+    public async Task Serve_counts_clients_that_join_and_leave_at_the_same_time_one_by_one()
+    {
+        var output = new LineWriter();
+        using var stop = new CancellationTokenSource();
+        var serving = RunAsync(output, stop.Token, "serve", "--host", "127.0.0.1", "--port", "0", "--no-mdns", "--duration", "60");
+        var listening = await output.WaitForLineAsync("listening on 127.0.0.1:");
+        var url = $"ws://127.0.0.1:{listening[(listening.LastIndexOf(':') + 1)..].Split(' ')[0]}/ws";
+
+        var clients = Enumerable.Range(0, 4).Select(_ => new LocalWebSocket.Client.LocalWebSocketClient()).ToArray();
+        await Task.WhenAll(clients.Select(c => c.ConnectAsync(url))).Within();
+        await output.WaitForLineAsync("(4 connected)");
+        await Task.WhenAll(clients.Select(c => c.DisposeAsync().AsTask())).Within();
+        await output.WaitForLineAsync("(0 connected)");
+        await stop.CancelAsync();
+        Assert.Equal(0, await serving.Within());
+
+        // Each count once, in order: joins 1 to 4, then leaves 3 down to 0.
+        var counts = output.Lines.Items
+            .Select(l => System.Text.RegularExpressions.Regex.Match(l, @"\((\d+) connected\)$"))
+            .Where(m => m.Success)
+            .Select(m => int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal([1, 2, 3, 4, 3, 2, 1, 0], counts);
+    }
+
+    [Fact]
     public async Task Serve_logs_connections_and_messages_and_requires_the_token()
     {
         var output = new LineWriter();
@@ -80,8 +105,8 @@ public sealed class LwsTests
             await output.WaitForLineAsync("text \"hello serve\"");
         }
 
-        // A close without a reason reads "(1000)", not "(1000 )".
-        Assert.EndsWith(" left (1000)", await output.WaitForLineAsync(" left (1000"), StringComparison.Ordinal);
+        // A close without a reason: the code alone, then the count.
+        Assert.EndsWith(" left with 1000 (0 connected)", await output.WaitForLineAsync(" left with 1000"), StringComparison.Ordinal);
         Assert.EndsWith("""{"name":"cli test"}""", details, StringComparison.Ordinal);
         Assert.Equal(401, RawConnection.StatusOf(refused));
         Assert.Contains("{name=ann}", await output.WaitForLineAsync("+ "), StringComparison.Ordinal);
@@ -111,7 +136,7 @@ public sealed class LwsTests
         await stop.CancelAsync();
         Assert.Equal(0, await serving.Within());
         Assert.Contains("stopped: 1 clients joined, 1 messages received, 1 sent", output.Text, StringComparison.Ordinal);
-        Assert.DoesNotContain(output.Lines.Items, l => l.Contains("quiet please", StringComparison.Ordinal) || l.Contains(" left (", StringComparison.Ordinal) || l.Contains("] server  + ", StringComparison.Ordinal));
+        Assert.DoesNotContain(output.Lines.Items, l => l.Contains("quiet please", StringComparison.Ordinal) || l.Contains(" left with ", StringComparison.Ordinal) || l.Contains("] server  + ", StringComparison.Ordinal));
     }
 
     [Fact]

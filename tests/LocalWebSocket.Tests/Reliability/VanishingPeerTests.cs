@@ -45,7 +45,7 @@ public sealed class VanishingPeerTests(ITestOutputHelper output)
         var unplugged = Stopwatch.StartNew();
         await lan.SetLinkAsync(2, up: false);
 
-        var serverSide = DetectAsync(lws, "left (no close frame)", unplugged);
+        var serverSide = DetectAsync(lws, "left with no close frame", unplugged);
         var clientSide = DetectAsync(roamer, "\"state\":\"reconnecting\"", unplugged);
         var (serverDetected, clientDetected) = (await serverSide, await clientSide);
         output.WriteLine($"unplugged: the server freed the client after {serverDetected.TotalSeconds:F2} s, the client noticed after {clientDetected.TotalSeconds:F2} s");
