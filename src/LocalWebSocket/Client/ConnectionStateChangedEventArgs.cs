@@ -27,5 +27,5 @@ public sealed class ConnectionStateChangedEventArgs(
 
     /// <inheritdoc />
     public override string ToString() =>
-        State + (CloseStatus is { } status ? $" ({(int)status} {CloseDescription})" : "") + (Error is { } error ? $": {error.Code}: {error.Message}" : "");
+        State + (CloseStatus is { } status ? (string.IsNullOrEmpty(CloseDescription) ? $" ({(int)status})" : $" ({(int)status} {CloseDescription})") : "") + (Error is { } error ? $": {error.Code}: {error.Message}" : "");
 }

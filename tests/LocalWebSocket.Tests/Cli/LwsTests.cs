@@ -284,6 +284,7 @@ public sealed class LwsTests
         Assert.Equal(0, await connecting.Within());
         Assert.Equal("typist", client.Details["name"]);
         Assert.Equal(WebSocketCloseStatus.NormalClosure, (await left.WaitForCountAsync(1))[0].CloseStatus);
+        Assert.Contains(output.Lines.Items, l => l.EndsWith("state   Disconnected (1000)", StringComparison.Ordinal));
     }
 
     [Fact]
