@@ -234,9 +234,15 @@ internal sealed class CommandLine
         return addresses;
     }
 
-    /// <summary>A URL as a user would type it back: with the IPv6 zone (<c>ws://[fe80::1%2]:8080/ws</c>) that <see cref="Uri.ToString"/> leaves out.</summary>
+    /// <summary>
+    /// A URL as a user would type it back: with the IPv6 zone (<c>ws://[fe80::1%2]:8080/ws</c>) that <see cref="Uri.ToString"/>
+    /// leaves out, and escaped (<see cref="Uri.ToString"/> unescapes, and <c>?token=a b</c> is no address to open or scan).
+    /// </summary>
     public static string UrlText(Uri? url) =>
-        url is null ? "" : url.IsAbsoluteUri && url.HostNameType == UriHostNameType.IPv6 && url.IdnHost.Contains('%', StringComparison.Ordinal) ? url.OriginalString : url.ToString();
+        url is null ? ""
+        : !url.IsAbsoluteUri ? url.ToString()
+        : url.HostNameType == UriHostNameType.IPv6 && url.IdnHost.Contains('%', StringComparison.Ordinal) ? url.OriginalString
+        : url.AbsoluteUri;
 
     /// <summary>Fails when positional arguments were given to a command that takes none.</summary>
     public void NoPositional()

@@ -32,7 +32,7 @@ internal static class ServeCommand
             new("--max-per-ip", "N", "Connections at once from one network address (default 256; more get 429)."),
             new("--handshakes-per-ip", "N", "New connections per second from one network address (default 100, bursts of 200;\nmore get 429)."),
             new("--limit-loopback", null, "Count this machine's own connections against the two limits above too\n(by default loopback is not limited: load tests, bots, conformance suites)."),
-            new("--web", null, "Serve the web client at /app: any browser on the LAN joins with a display name\n(/app?name=Ana presets it); prints the page's address for each LAN address and, on a\nterminal, a QR code of it for phone cameras."),
+            new("--web", null, "Serve the web client at /app: any browser on the LAN joins with a display name\n(/app?name=Ana presets it); prints the page's address for each LAN address and, on a\nterminal, a QR code of it for phone cameras (with --token, the address carries the first token)."),
             new("--qr", null, "With --web, draw the QR code even when the output is not a terminal."),
             new("--no-qr", null, "With --web, do not draw the QR code."),
             new("--no-mdns", null, "Do not advertise over mDNS."),
@@ -83,7 +83,8 @@ internal static class ServeCommand
             throw line.Error("--qr and --no-qr go with --web: the QR code is the web client's address");
         }
 
-        if (line.All("--token") is { Count: > 0 } tokens)
+        var tokens = line.All("--token");
+        if (tokens.Count > 0)
         {
             options.RequestAuthenticator = new QueryTokenAuthenticator(tokens);
         }
@@ -148,7 +149,14 @@ internal static class ServeCommand
             log.Report("server", $"connect to {url}{(local ? "   (this machine only)" : "")}");
             if (options.WebClientPath is { } page)
             {
-                var web = new UriBuilder(url) { Scheme = url.Scheme == "wss" ? "https" : "http", Path = page }.Uri;
+                // With --token, the page's address carries the first one: the page passes it on, so whoever opens
+                // the link (or scans the QR code) gets in, and nobody else.
+                var web = new UriBuilder(url)
+                {
+                    Scheme = url.Scheme == "wss" ? "https" : "http",
+                    Path = page,
+                    Query = tokens.Count > 0 ? "token=" + Uri.EscapeDataString(tokens[0]) : "",
+                }.Uri;
                 log.Report("server", $"web client: {CommandLine.UrlText(web)}{(local ? "   (this machine only)" : "")}");
                 pages.Add(web);
             }

@@ -225,7 +225,8 @@ public sealed partial class LocalWebSocketServer
         if (_options.RequestAuthenticator is { } authenticator)
         {
             details ??= new Dictionary<string, string>(StringComparer.Ordinal);
-            var (refusal, granted) = await AuthenticateAsync(authenticator, headers, details, remoteEndPoint, cancellationToken).ConfigureAwait(false);
+            var (refusal, granted) = await AuthenticateAsync(
+                authenticator, ProtocolConstants.WebSocketPath, details.AsReadOnly(), headers, remoteEndPoint, cancellationToken).ConfigureAwait(false);
             if (refusal is not null)
             {
                 await request.SendRefusalAsync(refusal, cancellationToken).ConfigureAwait(false);
@@ -340,17 +341,23 @@ public sealed partial class LocalWebSocketServer
     }
 
     /// <summary>The error response of a denied request (null when it may upgrade), and the metadata of an allowed one.</summary>
-    private async Task<(HandshakeRefusal? Refusal, IReadOnlyDictionary<string, string>? Metadata)> AuthenticateAsync(
+    /// <summary>
+    /// Asks the authenticator about a request: an upgrade at <c>/ws</c>, or a route that shows what only those
+    /// allowed to connect may see (the web client's list of clients). A denial is counted and logged, and
+    /// comes back as the refusal to send.
+    /// </summary>
+    internal async Task<(HandshakeRefusal? Refusal, IReadOnlyDictionary<string, string>? Metadata)> AuthenticateAsync(
         Security.IRequestAuthenticator authenticator,
+        string path,
+        IReadOnlyDictionary<string, string> query,
         IReadOnlyList<KeyValuePair<string, string>> headers,
-        Dictionary<string, string> query,
         IPEndPoint remoteEndPoint,
         CancellationToken cancellationToken)
     {
         Security.AuthenticationResult result;
         try
         {
-            var request = new Security.HandshakeRequest(ProtocolConstants.WebSocketPath, query.AsReadOnly(), headers, remoteEndPoint);
+            var request = new Security.HandshakeRequest(path, query, headers, remoteEndPoint);
             result = await authenticator.AuthenticateAsync(request, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception exception) when (exception is not OperationCanceledException)

@@ -67,7 +67,7 @@ public sealed partial class LocalWebSocketServer : IAsyncDisposable
         _routes = _options.Routes.Clone();
         if (_options.WebClientPath is { } webClient)
         {
-            WebClient.Map(_routes, webClient, this);
+            WebClient.Map(_routes, webClient, this, _options.RequestAuthenticator);
         }
         Logger = (ILogger?)loggerFactory?.CreateLogger<LocalWebSocketServer>() ?? NullLogger.Instance;
         _webSocketOptions = WebSocketOptions(subProtocol: null);

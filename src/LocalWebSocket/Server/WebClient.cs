@@ -18,14 +18,35 @@ internal static class WebClient
     });
 
     /// <summary>Maps the page at <paramref name="path"/> and the client list at <c>{path}/clients</c>.</summary>
-    public static void Map(HttpRouteTable routes, string path, LocalWebSocketServer server)
+    public static void Map(HttpRouteTable routes, string path, LocalWebSocketServer server, Security.IRequestAuthenticator? authenticator)
     {
         var page = new HttpRouteResponse(200, "text/html; charset=utf-8", Page.Value)
             .WithHeader("Cache-Control", "no-cache")
             .WithHeader("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; connect-src 'self' ws: wss:")
             .WithHeader("X-Content-Type-Options", "nosniff");
         routes.MapGet(path, (_, _) => ValueTask.FromResult(page));
-        routes.MapGet(path + "/clients", (_, _) => ValueTask.FromResult(ClientList(server)));
+        routes.MapGet(path + "/clients", (request, cancellationToken) => ClientListAsync(server, authenticator, request, cancellationToken));
+    }
+
+    /// <summary>
+    /// Who is connected, with their details: only for a request the server's authenticator would let connect
+    /// (the page sends the same credentials as its WebSocket), so a token keeps the list private too.
+    /// </summary>
+    private static async ValueTask<HttpRouteResponse> ClientListAsync(
+        LocalWebSocketServer server, Security.IRequestAuthenticator? authenticator, HttpRouteRequest request, CancellationToken cancellationToken)
+    {
+        if (authenticator is not null)
+        {
+            var (refusal, _) = await server.AuthenticateAsync(
+                authenticator, request.Path, request.Query, request.Headers, request.RemoteEndPoint, cancellationToken).ConfigureAwait(false);
+            if (refusal is not null)
+            {
+                return new HttpRouteResponse(refusal.StatusCode, refusal.ContentType, System.Text.Encoding.UTF8.GetBytes(refusal.Body))
+                    .WithHeader("Cache-Control", "no-store");
+            }
+        }
+
+        return ClientList(server);
     }
 
     private static HttpRouteResponse ClientList(LocalWebSocketServer server)

@@ -7,15 +7,49 @@ namespace LocalWebSocket.Tests.Cli;
 /// The QR code <c>lws serve --web</c> draws, read back as a phone camera reads it: the text is turned
 /// into an image and decoded by ZXing, an implementation that shares nothing with the encoder.
 /// </summary>
-public sealed class QrCodeTests
+public sealed class QrCodeTests : IAsyncDisposable
 {
     [Fact]
     public async Task Serve_web_with_qr_draws_a_code_that_decodes_to_the_pages_address()
     {
+        var (url, decoded, _) = await ServeAndReadTheCodeAsync();
+
+        Assert.Matches(@"^http://127\.0\.0\.1:\d+/app$", url);
+        Assert.Equal(url, decoded);
+    }
+
+    [Fact]
+    public async Task With_a_token_the_pages_address_and_its_code_carry_it_and_let_whoever_scans_it_in()
+    {
+        var (url, decoded, output) = await ServeAndReadTheCodeAsync("--token", "a b&c", "--token", "second");
+
+        Assert.Matches(@"^http://127\.0\.0\.1:\d+/app\?token=a%20b%26c$", url);
+        Assert.Equal(url, decoded);
+        Assert.Contains(output.Lines.Items, l => l.EndsWith("web client: " + url + "   (this machine only)", StringComparison.Ordinal));
+        // The address works: the page's client list answers it, and not the same address without the token.
+        var page = new Uri(url);
+        var allowed = await RawConnection.ExchangeAsync(page.Port, $"GET /app/clients{page.Query} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+        var refused = await RawConnection.ExchangeAsync(page.Port, "GET /app/clients HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+        Assert.Equal(200, RawConnection.StatusOf(allowed));
+        Assert.Equal(401, RawConnection.StatusOf(refused));
+    }
+
+    /// <summary>
+    /// Runs <c>lws serve --web --qr</c> with <paramref name="extra"/> until it has printed its addresses: the one
+    /// announced for scanning, what its drawing decodes to, and the whole output. Stops it when the test ends.
+    /// </summary>
+    private async Task<(string Url, string Decoded, LineWriter Output)> ServeAndReadTheCodeAsync(params string[] extra)
+    {
         var output = new LineWriter();
-        using var stop = new CancellationTokenSource();
-        var serving = Lws.RunAsync(["serve", "--host", "127.0.0.1", "--port", "0", "--no-mdns", "--web", "--qr", "--duration", "60"],
+        var stop = new CancellationTokenSource();
+        var serving = Lws.RunAsync(["serve", "--host", "127.0.0.1", "--port", "0", "--no-mdns", "--web", "--qr", "--duration", "60", .. extra],
             output, output, TextReader.Null, stop.Token);
+        _stops.Add(async () =>
+        {
+            await stop.CancelAsync();
+            Assert.Equal(0, await serving.Within());
+            stop.Dispose();
+        });
         var announced = await output.WaitForLineAsync("scan to join: ");
         await output.WaitForLineAsync("details document: ");
         var url = announced[(announced.IndexOf("http://", StringComparison.Ordinal))..];
@@ -23,11 +57,18 @@ public sealed class QrCodeTests
         var lines = output.Lines.Items;
         var first = lines.ToList().FindIndex(l => l.Contains("scan to join: ", StringComparison.Ordinal)) + 1;
         var drawing = lines.Skip(first).TakeWhile(l => !l.StartsWith('[')).ToList();
+        return (url, Decode(drawing), output);
+    }
 
-        Assert.Matches(@"^http://127\.0\.0\.1:\d+/app$", url);
-        Assert.Equal(url, Decode(drawing));
-        await stop.CancelAsync();
-        Assert.Equal(0, await serving.Within());
+    private readonly List<Func<Task>> _stops = [];
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var stop in _stops)
+        {
+            await stop();
+        }
     }
 
     [NamespaceFact]

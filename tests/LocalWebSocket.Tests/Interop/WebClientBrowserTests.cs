@@ -54,6 +54,39 @@ public sealed class WebClientBrowserTests
     }
 
     [Fact]
+    public async Task With_a_token_in_its_address_the_page_joins_and_without_it_says_it_was_not_let_in_and_stops()
+    {
+        await using var server = await TestServers.StartAsync(o =>
+        {
+            o.WebClientPath = "/app";
+            o.RequestAuthenticator = new LocalWebSocket.Security.QueryTokenAuthenticator(["s3 cret"]);
+        });
+        await using var browser = await BrowserPeer.LaunchAsync();
+
+        // What lws serve --web --token prints and puts in its QR code: the page passes the token on.
+        await OpenConnectedAsync(browser, "ana", PageUrl(server, "Ana") + "&token=" + Uri.EscapeDataString("s3 cret"));
+        await browser.WaitUntilAsync("ana", ListNames("Ana"));
+        var ana = Assert.Single(server.Clients);
+        Assert.Equal("Ana", ana.Details["username"]);
+        Assert.False(ana.Details.ContainsKey("token"));
+        await NoErrorsAsync(browser, "ana");
+
+        await browser.OpenAsync("eve", PageUrl(server, "Eve"));
+        await browser.WaitUntilAsync("eve", "document.getElementById('state').dataset.state === 'refused'");
+        Assert.Equal(
+            "not let in: Missing token parameter (HTTP 401); open the link with the server's token",
+            (await browser.EvaluateAsync("eve", "document.getElementById('state').textContent")).GetString());
+        Assert.Equal(0, (await browser.EvaluateAsync("eve", "document.querySelectorAll('#clients li').length")).GetInt32());
+        // Its upgrade and its look at the client list, and no retry: a wrong token does not become right.
+        Assert.Equal(2, server.GetStatistics().AuthenticationFailures);
+        await browser.TypeAsync("ana", "#text", "still here");
+        await browser.WaitUntilAsync("ana", HasMessage("me", "still here"));
+        await OpenConnectedAsync(browser, "bo", PageUrl(server, "Bo") + "&token=" + Uri.EscapeDataString("s3 cret"));
+        Assert.Equal(2, server.GetStatistics().AuthenticationFailures);
+        Assert.Equal("refused", (await browser.EvaluateAsync("eve", "document.getElementById('state').dataset.state")).GetString());
+    }
+
+    [Fact]
     public async Task A_page_and_our_dotnet_client_chat_in_echo_mode_and_the_page_shows_its_own_message_once()
     {
         await using var server = await StartAsync(RoutingMode.Echo);
