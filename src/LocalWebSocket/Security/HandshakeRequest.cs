@@ -2,7 +2,10 @@ using System.Net;
 
 namespace LocalWebSocket.Security;
 
-/// <summary>The HTTP request of a WebSocket upgrade, as request authenticators see it (before the upgrade).</summary>
+/// <summary>
+/// The HTTP request of a WebSocket upgrade, as request authenticators see it (before the upgrade); also the web
+/// client's request for its list of clients.
+/// </summary>
 public sealed class HandshakeRequest
 {
     private readonly IReadOnlyList<KeyValuePair<string, string>> _headers;
@@ -16,7 +19,10 @@ public sealed class HandshakeRequest
         RemoteEndPoint = remoteEndPoint;
     }
 
-    /// <summary>The request path (<c>/ws</c>).</summary>
+    /// <summary>
+    /// The request path: <c>/ws</c>, or the web client's list of clients (<c>{WebClientPath}/clients</c>), which
+    /// answers only those the authenticator would let connect.
+    /// </summary>
     public string Path { get; }
 
     /// <summary>The decoded query parameters: the client's details, credentials included.</summary>

@@ -330,8 +330,9 @@ public sealed class LocalWebSocketServerOptions
     /// <summary>
     /// Where the server serves its web client, a self-contained page (no external assets) that joins the hub from any
     /// browser with a display name (<c>?name=Ana</c> presets it), e.g. <c>"/app"</c>; with it, <c>{path}/clients</c>
-    /// lists the connected clients and their details as JSON. Null (the default): no web client. Built on
-    /// <see cref="Routes"/>: the path must be free there.
+    /// lists the connected clients and their details as JSON, to those <see cref="RequestAuthenticator"/> lets in (the
+    /// page passes its other query parameters on, so <c>/app?token=s3</c> joins a server that wants that token).
+    /// Null (the default): no web client. Built on <see cref="Routes"/>: the path must be free there.
     /// </summary>
     /// <exception cref="ArgumentException">Not a route path (see <see cref="HttpRouteTable.MapGet"/>).</exception>
     public string? WebClientPath
