@@ -261,6 +261,43 @@ public abstract class HubBehaviourTests
     }
 
     [Fact]
+    public async Task With_a_token_the_web_client_page_stays_public_and_its_client_list_answers_only_those_let_in()
+    {
+        await using var hub = await StartAsync(o =>
+        {
+            o.WebClientPath = "/app";
+            o.RequestAuthenticator = new QueryTokenAuthenticator(["s3"]);
+        });
+        var (ana, _) = await ConnectAsync(hub, ("name", "Ana"), ("token", "s3"));
+        await using var _ = ana;
+        await WaitForClientsAsync(hub.Server, 1);
+        var failuresBefore = hub.Server.GetStatistics().AuthenticationFailures;
+
+        var page = await RawConnection.ExchangeAsync(hub.Port, Get("/app"));
+        var missing = await RawConnection.ExchangeAsync(hub.Port, Get("/app/clients"));
+        var wrong = await RawConnection.ExchangeAsync(hub.Port, Get("/app/clients?token=nope"));
+        var allowed = await RawConnection.ExchangeAsync(hub.Port, Get("/app/clients?token=s3&username=Bo"));
+
+        Assert.Equal(200, RawConnection.StatusOf(page));
+        // The refusals a WebSocket upgrade gets, with the Dart servers' JSON body: the page shows their message.
+        foreach (var (refusal, status) in new[] { (missing, 401), (wrong, 403) })
+        {
+            Assert.Equal(status, RawConnection.StatusOf(refusal));
+            var error = JsonNode.Parse(Body(refusal))!["error"]!;
+            Assert.Equal("AUTHENTICATION_FAILED", error["code"]!.GetValue<string>());
+            Assert.Equal(status, error["statusCode"]!.GetValue<int>());
+            Assert.DoesNotContain("Ana", Body(refusal), StringComparison.Ordinal);
+        }
+
+        Assert.Equal(200, RawConnection.StatusOf(allowed));
+        var entry = Assert.Single(JsonNode.Parse(Body(allowed))!.AsArray())!;
+        Assert.Equal("Ana", entry["details"]!["name"]!.GetValue<string>());
+        // The token is a credential: never among the details shown.
+        Assert.Null(entry["details"]!["token"]);
+        Assert.Equal(failuresBefore + 2, hub.Server.GetStatistics().AuthenticationFailures);
+    }
+
+    [Fact]
     public async Task Stopping_the_host_closes_every_client_with_1001()
     {
         var hub = await StartAsync();
