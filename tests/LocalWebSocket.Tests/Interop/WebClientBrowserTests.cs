@@ -54,7 +54,7 @@ public sealed class WebClientBrowserTests
     }
 
     [Fact]
-    public async Task With_a_token_in_its_address_the_page_joins_and_without_it_says_it_was_not_let_in_and_stops()
+    public async Task With_the_token_in_its_address_the_page_joins_and_one_without_it_or_with_a_wrong_one_is_told_why_and_stops()
     {
         await using var server = await TestServers.StartAsync(o =>
         {
@@ -77,13 +77,19 @@ public sealed class WebClientBrowserTests
             "not let in: Missing token parameter (HTTP 401); open the link with the server's token",
             (await browser.EvaluateAsync("eve", "document.getElementById('state').textContent")).GetString());
         Assert.Equal(0, (await browser.EvaluateAsync("eve", "document.querySelectorAll('#clients li').length")).GetInt32());
-        // Its upgrade and its look at the client list, and no retry: a wrong token does not become right.
-        Assert.Equal(2, server.GetStatistics().AuthenticationFailures);
+        await browser.OpenAsync("mallory", PageUrl(server, "Mallory") + "&token=guess");
+        await browser.WaitUntilAsync("mallory", "document.getElementById('state').dataset.state === 'refused'");
+        Assert.Equal("not let in: Invalid token (HTTP 403)", (await browser.EvaluateAsync("mallory", "document.getElementById('state').textContent")).GetString());
+        // Each page's upgrade and its look at the client list, and no retry: a wrong token does not become right.
+        Assert.Equal(4, server.GetStatistics().AuthenticationFailures);
         await browser.TypeAsync("ana", "#text", "still here");
         await browser.WaitUntilAsync("ana", HasMessage("me", "still here"));
         await OpenConnectedAsync(browser, "bo", PageUrl(server, "Bo") + "&token=" + Uri.EscapeDataString("s3 cret"));
-        Assert.Equal(2, server.GetStatistics().AuthenticationFailures);
-        Assert.Equal("refused", (await browser.EvaluateAsync("eve", "document.getElementById('state').dataset.state")).GetString());
+        Assert.Equal(4, server.GetStatistics().AuthenticationFailures);
+        foreach (var page in new[] { "eve", "mallory" })
+        {
+            Assert.Equal("refused", (await browser.EvaluateAsync(page, "document.getElementById('state').dataset.state")).GetString());
+        }
     }
 
     [Fact]
