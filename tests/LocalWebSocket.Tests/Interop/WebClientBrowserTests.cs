@@ -64,7 +64,8 @@ public sealed class WebClientBrowserTests
         await using var browser = await BrowserPeer.LaunchAsync();
 
         // What lws serve --web --token prints and puts in its QR code: the page passes the token on.
-        await OpenConnectedAsync(browser, "ana", PageUrl(server, "Ana") + "&token=" + Uri.EscapeDataString("s3 cret"));
+        var withToken = "&token=" + Uri.EscapeDataString("s3 cret");
+        await OpenConnectedAsync(browser, "ana", PageUrl(server, "Ana") + withToken);
         await browser.WaitUntilAsync("ana", ListNames("Ana"));
         var ana = Assert.Single(server.Clients);
         Assert.Equal("Ana", ana.Details["username"]);
@@ -84,7 +85,7 @@ public sealed class WebClientBrowserTests
         Assert.Equal(4, server.GetStatistics().AuthenticationFailures);
         await browser.TypeAsync("ana", "#text", "still here");
         await browser.WaitUntilAsync("ana", HasMessage("me", "still here"));
-        await OpenConnectedAsync(browser, "bo", PageUrl(server, "Bo") + "&token=" + Uri.EscapeDataString("s3 cret"));
+        await OpenConnectedAsync(browser, "bo", PageUrl(server, "Bo") + withToken);
         Assert.Equal(4, server.GetStatistics().AuthenticationFailures);
         foreach (var page in new[] { "eve", "mallory" })
         {
